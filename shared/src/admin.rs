@@ -1,0 +1,96 @@
+//! The admin server on `ADMIN_LISTEN`: `/livez`, `/readyz`, `/metrics`.
+//!
+//! `/livez` answers 200 while the process runs and never looks at the broker: a broker outage
+//! must not make Kubernetes restart every pod. `/readyz` answers 200 only while the component
+//! says it is ready (connected, topology declared, consuming or publishing) and the process is
+//! not draining.
+
+use crate::metrics::Metrics;
+use axum::{
+    Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Whether the process should receive traffic.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    ready: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl Readiness {
+    /// A new, not yet ready, state.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Set by the component when it can (or can no longer) do its work.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Set once, at the start of shutdown; `/readyz` answers 503 from then on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// True once shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// True when `/readyz` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst) && !self.is_draining()
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    metrics: Metrics,
+    readiness: Arc<Readiness>,
+}
+
+/// The admin routes.
+pub fn router(metrics: Metrics, readiness: Arc<Readiness>) -> Router {
+    Router::new()
+        .route("/livez", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .with_state(AdminState { metrics, readiness })
+}
+
+async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
+    if state.readiness.is_ready() {
+        (StatusCode::OK, "ready\n")
+    } else if state.readiness.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not connected\n")
+    }
+}
+
+async fn render_metrics(State(state): State<AdminState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// Serve the admin routes until `stop` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Metrics,
+    readiness: Arc<Readiness>,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(metrics, readiness))
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+}

@@ -1,0 +1,199 @@
+//! The confirmed publisher: a message counts as stored only when the broker acks it and did
+//! not return it.
+//!
+//! All concurrent publishers share a pool of confirm-mode channels of the supervisor's
+//! connection, opened once per connection; nobody opens a channel per message. Each caller
+//! awaits its own confirm, so confirms are awaited concurrently across the pool
+//! (<https://www.rabbitmq.com/docs/confirms#publisher-confirms-latency>). Messages are
+//! persistent and `mandatory`: an unroutable message comes back as `basic.return` before the
+//! ack, and lapin reports that as an ack carrying the returned message, which is a failure
+//! here.
+//!
+//! A channel carries one unconfirmed message at a time. lapin hands a `basic.return` to
+//! whichever confirm of the channel resolves next (in a `multiple` ack, in no particular
+//! order), so with several messages in flight on one channel a returned message could be
+//! reported on its neighbour and itself count as stored. With one at a time, a return is
+//! always the waiting caller's own; throughput comes from the size of the pool
+//! (`AMQP_PUBLISH_CHANNELS`).
+
+use super::supervisor::SessionWatch;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// A message to publish. `properties` should carry `message_id`, `content_type`,
+/// `timestamp` and headers; the publisher makes it persistent.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    /// Exchange name (`""` for the default exchange).
+    pub exchange: &'a str,
+    /// Routing key (a queue name on the default exchange).
+    pub routing_key: &'a str,
+    /// The body, published byte for byte.
+    pub body: &'a [u8],
+    /// AMQP properties.
+    pub properties: BasicProperties,
+}
+
+/// Why a publish did not count as stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// No connection to the broker right now.
+    #[error("not connected to the broker")]
+    NotConnected,
+    /// The broker answered `basic.nack`.
+    #[error("the broker refused the message (nack)")]
+    Nacked,
+    /// The broker returned the message: no queue is bound for the routing key.
+    #[error("the broker returned the message: {reply_code} {reply_text}")]
+    Returned {
+        /// AMQP reply code (312 NO_ROUTE).
+        reply_code: u16,
+        /// AMQP reply text.
+        reply_text: String,
+    },
+    /// No confirm within the configured time.
+    #[error("no confirm from the broker within {0:?}")]
+    Timeout(Duration),
+    /// The channel or connection failed.
+    #[error("channel error: {0}")]
+    Channel(#[source] lapin::Error),
+}
+
+/// The confirm-mode channels of one connection.
+#[derive(Debug)]
+pub struct PublishChannels {
+    channels: Vec<(Channel, Mutex<()>)>,
+    next: AtomicUsize,
+}
+
+impl PublishChannels {
+    /// Open `count` channels in confirm mode.
+    pub async fn open(connection: &Connection, count: usize) -> Result<Self, lapin::Error> {
+        let mut channels = Vec::with_capacity(count);
+        for _ in 0..count.max(1) {
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            channels.push((channel, Mutex::new(())));
+        }
+        Ok(Self {
+            channels,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// A free channel, held until the guard drops: the next one round-robin that is free,
+    /// else wait for that one.
+    async fn acquire(&self) -> (&Channel, MutexGuard<'_, ()>) {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.channels.len();
+        for i in 0..n {
+            let (channel, lock) = &self.channels[(start + i) % n];
+            if let Ok(guard) = lock.try_lock() {
+                return (channel, guard);
+            }
+        }
+        let (channel, lock) = &self.channels[start % n];
+        (channel, lock.lock().await)
+    }
+}
+
+impl AsRef<PublishChannels> for PublishChannels {
+    fn as_ref(&self) -> &PublishChannels {
+        self
+    }
+}
+
+/// Publishes on whatever session the supervisor currently holds.
+#[derive(Debug)]
+pub struct Publisher<T> {
+    sessions: SessionWatch<T>,
+    confirm_timeout: Duration,
+}
+
+impl<T> Clone for Publisher<T> {
+    fn clone(&self) -> Self {
+        Self {
+            sessions: self.sessions.clone(),
+            confirm_timeout: self.confirm_timeout,
+        }
+    }
+}
+
+impl<T: AsRef<PublishChannels>> Publisher<T> {
+    /// A publisher over the supervisor's sessions.
+    pub fn new(sessions: SessionWatch<T>, confirm_timeout: Duration) -> Self {
+        Self {
+            sessions,
+            confirm_timeout,
+        }
+    }
+
+    /// True while a session is up.
+    pub fn is_connected(&self) -> bool {
+        self.sessions
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| !s.is_failed())
+    }
+
+    /// Publish and wait for the broker's confirm (at most the confirm timeout).
+    pub async fn publish(&self, message: Outgoing<'_>) -> Result<(), PublishError> {
+        let session = self
+            .sessions
+            .borrow()
+            .clone()
+            .filter(|s| !s.is_failed())
+            .ok_or(PublishError::NotConnected)?;
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
+        let properties = message.properties.with_delivery_mode(2);
+        let ours = properties.message_id().clone();
+        let confirmed = async {
+            let (channel, _one_at_a_time) = session.value.as_ref().acquire().await;
+            channel
+                .basic_publish(
+                    message.exchange.into(),
+                    message.routing_key.into(),
+                    options,
+                    message.body,
+                    properties,
+                )
+                .await?
+                .await
+        };
+        match tokio::time::timeout(self.confirm_timeout, confirmed).await {
+            Err(_) => {
+                // The confirm may still come, after the channel was handed to someone else:
+                // start over on a fresh connection rather than risk pairing it wrongly.
+                session.fail("no publisher confirm in time");
+                Err(PublishError::Timeout(self.confirm_timeout))
+            }
+            Ok(Err(error)) => {
+                session.fail("publish failed on the channel");
+                Err(PublishError::Channel(error))
+            }
+            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            Ok(Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)))) => {
+                if ours.is_some() && *returned.delivery.properties.message_id() != ours {
+                    // Cannot happen with one message in flight per channel; if it does, the
+                    // channel's bookkeeping is not to be trusted any more.
+                    session.fail("a returned message was reported on another message's confirm");
+                }
+                Err(PublishError::Returned {
+                    reply_code: returned.reply_code,
+                    reply_text: returned.reply_text.to_string(),
+                })
+            }
+            Ok(Ok(Confirmation::Nack(None) | Confirmation::NotRequested)) => {
+                Err(PublishError::Nacked)
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The Prometheus registry every binary owns, with the families all of them export
+//! (`amqp_connected`, `build_info`). Each binary registers its own families in its own
+//! `metrics` module.
+
+use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// Default latency buckets in seconds, from 1 ms to 60 s.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// An owned registry plus the shared gauges.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `amqp_connected`: 1 while the broker connection is up and the topology declared.
+    pub amqp_connected: IntGauge,
+}
+
+impl Metrics {
+    /// A new registry with `amqp_connected` and `build_info{version}` registered.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let amqp_connected = IntGauge::new(
+            "amqp_connected",
+            "1 while connected to RabbitMQ with the topology declared, else 0",
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new("build_info", "Always 1; the version is in the label"),
+            &["version"],
+        )
+        .expect("valid metric");
+        build_info.with_label_values(&[crate::VERSION]).set(1);
+        let metrics = Self {
+            registry,
+            amqp_connected,
+        };
+        metrics.register(metrics.amqp_connected.clone());
+        metrics.register(build_info);
+        metrics
+    }
+
+    /// Register a collector. Names are fixed at compile time, so a clash is a bug.
+    pub fn register<C: prometheus::core::Collector + 'static>(&self, collector: C) {
+        self.registry
+            .register(Box::new(collector))
+            .expect("metric names are unique");
+    }
+
+    /// The registry in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buffer).expect("text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
