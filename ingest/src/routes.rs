@@ -1,0 +1,243 @@
+//! The webhook routes: authenticate, bound, publish with confirm, answer.
+
+use crate::auth;
+use crate::config::IngestConfig;
+use crate::error::WebhookError;
+use crate::metrics::IngestMetrics;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use bytes::Bytes;
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use serde_json::json;
+use shared::amqp::{Outgoing, PublishChannels, Publisher};
+use shared::envelope::{self, Source, headers as h};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<IngestConfig>,
+    /// The confirmed publisher.
+    pub publisher: Publisher<PublishChannels>,
+    /// Metrics.
+    pub metrics: IngestMetrics,
+    /// Bounds concurrent requests.
+    pub permits: Arc<Semaphore>,
+    /// The exchange to publish to (prefixed).
+    pub exchange: Arc<str>,
+}
+
+/// The public router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/webhooks/entrata", post(entrata))
+        .route("/webhooks/payscore", post(payscore))
+        .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "error": "not found" }))) })
+        .with_state(state)
+}
+
+async fn entrata(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let result = async {
+        let _permit = permit(&state)?;
+        let client = auth::client_ip(
+            peer.ip(),
+            request.headers(),
+            &state.config.entrata.trusted_proxies,
+        );
+        let query: Option<Query<HashMap<String, String>>> = Query::try_from_uri(request.uri()).ok();
+        let token = query
+            .as_ref()
+            .and_then(|q| q.get("token"))
+            .map(String::as_str);
+        auth::check_entrata(&state.config.entrata, client, request.headers(), token)
+            .map_err(WebhookError::Unauthorized)?;
+        let (headers, body) = read_body(&state, request).await?;
+        publish(
+            &state,
+            Source::Entrata,
+            envelope::ENTRATA_ROUTING_KEY,
+            &headers,
+            body,
+        )
+        .await
+    }
+    .await;
+    answer(&state, Source::Entrata, started, result)
+}
+
+async fn payscore(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let result = async {
+        let _permit = permit(&state)?;
+        let (headers, body) = read_body(&state, request).await?;
+        auth::check_payscore(&state.config.payscore_secret, &headers, &body)
+            .map_err(WebhookError::Unauthorized)?;
+        let routing_key = envelope::payscore_routing_key(payscore_code(&body).as_deref());
+        publish(&state, Source::Payscore, &routing_key, &headers, body).await
+    }
+    .await;
+    answer(&state, Source::Payscore, started, result)
+}
+
+/// The `code` of a Payscore body, for the routing key only; the body itself is published
+/// untouched, whether or not it parses.
+fn payscore_code(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: Option<String>,
+    }
+    serde_json::from_slice::<Code>(body).ok()?.code
+}
+
+fn permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, WebhookError> {
+    state
+        .permits
+        .try_acquire()
+        .map_err(|_| WebhookError::Overloaded {
+            retry_after: state.config.retry_after,
+        })
+}
+
+async fn read_body(state: &AppState, request: Request) -> Result<(HeaderMap, Bytes), WebhookError> {
+    let limit = state.config.max_body_bytes;
+    let too_large = WebhookError::TooLarge { limit };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large);
+    }
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(
+        state.config.request_timeout,
+        axum::body::to_bytes(body, limit),
+    )
+    .await
+    {
+        Err(_) => Err(WebhookError::Timeout),
+        Ok(Ok(bytes)) => Ok((parts.headers, bytes)),
+        Ok(Err(error)) if is_length_limit(&error) => Err(too_large),
+        Ok(Err(error)) => Err(WebhookError::BadBody(error)),
+    }
+}
+
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+async fn publish(
+    state: &AppState,
+    source: Source,
+    routing_key: &str,
+    request_headers: &HeaderMap,
+    body: Bytes,
+) -> Result<String, WebhookError> {
+    let message_id = uuid::Uuid::now_v7().to_string();
+    let received_at = envelope::now_millis();
+    let incoming_trace = request_headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    let content_type = request_headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 255)
+        .unwrap_or("application/octet-stream");
+    let mut headers = FieldTable::default();
+    headers.insert(h::SOURCE.into(), long_string(source.as_str()));
+    headers.insert(h::RECEIVED_AT.into(), AMQPValue::LongLongInt(received_at));
+    headers.insert(
+        h::TRACEPARENT.into(),
+        long_string(&envelope::traceparent(incoming_trace)),
+    );
+    let properties = BasicProperties::default()
+        .with_message_id(message_id.as_str().into())
+        .with_content_type(content_type.into())
+        .with_timestamp((received_at / 1000) as u64)
+        .with_headers(headers);
+    let started = Instant::now();
+    let result = state
+        .publisher
+        .publish(Outgoing {
+            exchange: &state.exchange,
+            routing_key,
+            body: &body,
+            properties,
+        })
+        .await;
+    state
+        .metrics
+        .confirm_duration
+        .observe(started.elapsed().as_secs_f64());
+    result.map_err(|source| WebhookError::Unavailable {
+        source,
+        retry_after: state.config.retry_after,
+    })?;
+    Ok(message_id)
+}
+
+fn long_string(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
+}
+
+/// Count, log once, answer.
+fn answer(
+    state: &AppState,
+    source: Source,
+    started: Instant,
+    result: Result<String, WebhookError>,
+) -> Response {
+    let outcome = match &result {
+        Ok(_) => "accepted",
+        Err(e) => e.outcome(),
+    };
+    state
+        .metrics
+        .webhooks
+        .with_label_values(&[source.as_str(), outcome])
+        .inc();
+    state
+        .metrics
+        .request_duration
+        .with_label_values(&[source.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    match result {
+        Ok(id) => {
+            tracing::debug!(source = source.as_str(), message_id = %id, "delivery accepted");
+            (StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response()
+        }
+        Err(error) => {
+            match &error {
+                WebhookError::Unavailable { .. } | WebhookError::Overloaded { .. } => {
+                    tracing::warn!(source = source.as_str(), outcome, error = %error, "delivery not stored");
+                }
+                _ => {
+                    tracing::info!(source = source.as_str(), outcome, reason = %error, "delivery refused");
+                }
+            }
+            error.into_response()
+        }
+    }
+}
