@@ -1,0 +1,254 @@
+//! The sandbox's configuration: [`SandboxConfig::default`] for tests, and
+//! [`SandboxConfig::from_env`] for the binary (every `SANDBOX_*` variable, or the equivalent
+//! `--flag`, is listed in the README).
+
+use crate::faults::Faults;
+use serde::{Deserialize, Serialize};
+use shared::config::{ConfigError, Env, EnvExt, Secret};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything a sandbox needs to start.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Address of the Payscore simulator (`127.0.0.1:0` picks a free port).
+    pub payscore_listen: SocketAddr,
+    /// Address of the Entrata simulator.
+    pub entrata_listen: SocketAddr,
+    /// Seed of the generated Entrata data and ids.
+    pub seed: u64,
+    /// Payscore settings.
+    pub payscore: PayscoreConfig,
+    /// Entrata settings.
+    pub entrata: EntrataConfig,
+    /// Where "submit application" sends the `oa.application.events` webhook.
+    pub ingest: IngestTarget,
+    /// Faults in force from the start, per simulator and route.
+    pub faults: InitialFaults,
+}
+
+/// Payscore simulator settings.
+#[derive(Debug, Clone)]
+pub struct PayscoreConfig {
+    /// The accepted `client_id`.
+    pub client_id: String,
+    /// The accepted `secret_key`.
+    pub secret_key: Secret,
+    /// Key of the `Verification-Signature` HMAC on webhooks.
+    pub webhook_secret: Secret,
+    /// Lifetime of a token (default 30 minutes).
+    pub token_ttl: Duration,
+    /// Applicant emails that "do not exist": a create naming one is refused with 400.
+    pub nonexistent_emails: Vec<String>,
+    /// Automatic progress: screenings begin this long after the group is created.
+    pub begin_after: Option<Duration>,
+    /// Automatic progress: screenings complete this long after the group is created.
+    pub complete_after: Option<Duration>,
+    /// Timeout of one webhook delivery attempt.
+    pub webhook_timeout: Duration,
+    /// Waits before the retries of a failed webhook delivery (one retry per entry).
+    pub webhook_retry_delays: Vec<Duration>,
+    /// Page size of the list routes.
+    pub page_size: usize,
+}
+
+/// Entrata simulator settings.
+#[derive(Debug, Clone)]
+pub struct EntrataConfig {
+    /// The accepted `X-Api-Key`.
+    pub api_key: Secret,
+    /// The `{subdomain}` in `/ext/orgs/{subdomain}/v1/{service}`.
+    pub subdomain: String,
+    /// How many properties to generate.
+    pub properties: u32,
+    /// How many applications to generate per property.
+    pub applications_per_property: u32,
+    /// Requests per minute and service before 429.
+    pub rate_limit_per_minute: u32,
+    /// HTTP status of an authentication failure (its body is always an error envelope).
+    pub auth_failure_status: u16,
+}
+
+/// Where and how the Entrata simulator delivers `oa.application.events` webhooks.
+#[derive(Debug, Clone, Default)]
+pub struct IngestTarget {
+    /// The full URL, e.g. `http://127.0.0.1:8080/webhooks/entrata`. `None`: no webhook.
+    pub url: Option<String>,
+    /// HTTP Basic user name.
+    pub username: Option<String>,
+    /// HTTP Basic password.
+    pub password: Option<Secret>,
+    /// Shared token, sent as `X-Webhook-Token`.
+    pub token: Option<Secret>,
+}
+
+/// The body of `PUT /_control/ingest`: [`IngestTarget`] in plain text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    /// The webhook URL.
+    pub url: Option<String>,
+    /// HTTP Basic user name.
+    pub username: Option<String>,
+    /// HTTP Basic password.
+    pub password: Option<String>,
+    /// `X-Webhook-Token`.
+    pub token: Option<String>,
+}
+
+impl From<IngestSettings> for IngestTarget {
+    fn from(s: IngestSettings) -> Self {
+        Self {
+            url: s.url,
+            username: s.username,
+            password: s.password.map(Secret::new),
+            token: s.token.map(Secret::new),
+        }
+    }
+}
+
+/// Faults in force from the start: `{"payscore": {"create_group": {...}}, "entrata": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InitialFaults {
+    /// Payscore routes.
+    pub payscore: BTreeMap<String, Faults>,
+    /// Entrata routes.
+    pub entrata: BTreeMap<String, Faults>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            payscore_listen: loopback,
+            entrata_listen: loopback,
+            seed: 1,
+            payscore: PayscoreConfig {
+                client_id: "sandbox-client".into(),
+                secret_key: Secret::new("sandbox-secret"),
+                webhook_secret: Secret::new("sandbox-webhook-secret"),
+                token_ttl: Duration::from_secs(30 * 60),
+                nonexistent_emails: vec![
+                    "does-not-exist@example.com".into(),
+                    "nobody@nowhere.invalid".into(),
+                ],
+                begin_after: None,
+                complete_after: None,
+                webhook_timeout: Duration::from_secs(5),
+                webhook_retry_delays: vec![
+                    Duration::from_millis(200),
+                    Duration::from_millis(400),
+                    Duration::from_millis(600),
+                ],
+                page_size: 25,
+            },
+            entrata: EntrataConfig {
+                api_key: Secret::new("sandbox-api-key"),
+                subdomain: "sandbox".into(),
+                properties: 5,
+                applications_per_property: 3,
+                rate_limit_per_minute: 10_000,
+                auth_failure_status: 200,
+            },
+            ingest: IngestTarget::default(),
+            faults: InitialFaults::default(),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Read the `SANDBOX_*` variables; unset ones keep the test defaults, except the listen
+    /// addresses, which default to fixed ports for the local run.
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let optional_ms = |key: &str| -> Result<Option<Duration>, ConfigError> {
+            match env.string(key) {
+                None => Ok(None),
+                Some(_) => env.millis_or(key, 1).map(Some),
+            }
+        };
+        let faults = match env.string("SANDBOX_FAULTS") {
+            None => InitialFaults::default(),
+            Some(raw) => serde_json::from_str(&raw)
+                .map_err(|e| ConfigError::new("SANDBOX_FAULTS", format!("not valid: {e}")))?,
+        };
+        let emails = env.list("SANDBOX_PAYSCORE_NONEXISTENT_EMAILS");
+        let retries: u64 = env.parse_or("SANDBOX_WEBHOOK_RETRIES", 3)?;
+        let retry_ms = env.millis_or("SANDBOX_WEBHOOK_RETRY_MS", 200)?;
+        Ok(Self {
+            payscore_listen: env.listen_or("SANDBOX_PAYSCORE_LISTEN", "127.0.0.1:18081")?,
+            entrata_listen: env.listen_or("SANDBOX_ENTRATA_LISTEN", "127.0.0.1:18082")?,
+            seed: env.parse_or("SANDBOX_SEED", d.seed)?,
+            payscore: PayscoreConfig {
+                client_id: env.string_or("SANDBOX_PAYSCORE_CLIENT_ID", &d.payscore.client_id),
+                secret_key: env
+                    .secret("SANDBOX_PAYSCORE_SECRET_KEY")
+                    .unwrap_or(d.payscore.secret_key),
+                webhook_secret: env
+                    .secret("SANDBOX_PAYSCORE_WEBHOOK_SECRET")
+                    .unwrap_or(d.payscore.webhook_secret),
+                token_ttl: env.seconds_or("SANDBOX_PAYSCORE_TOKEN_TTL_SECONDS", 30 * 60)?,
+                nonexistent_emails: if emails.is_empty() {
+                    d.payscore.nonexistent_emails
+                } else {
+                    emails
+                },
+                begin_after: optional_ms("SANDBOX_PAYSCORE_BEGIN_AFTER_MS")?,
+                complete_after: optional_ms("SANDBOX_PAYSCORE_COMPLETE_AFTER_MS")?,
+                webhook_timeout: env.millis_or("SANDBOX_WEBHOOK_TIMEOUT_MS", 5_000)?,
+                webhook_retry_delays: (1..=retries).map(|n| retry_ms * n as u32).collect(),
+                page_size: env.positive_or("SANDBOX_PAYSCORE_PAGE_SIZE", 25)? as usize,
+            },
+            entrata: EntrataConfig {
+                api_key: env
+                    .secret("SANDBOX_ENTRATA_API_KEY")
+                    .unwrap_or(d.entrata.api_key),
+                subdomain: env.string_or("SANDBOX_ENTRATA_SUBDOMAIN", &d.entrata.subdomain),
+                properties: env.positive_or("SANDBOX_ENTRATA_PROPERTIES", 5)? as u32,
+                applications_per_property: env
+                    .parse_or("SANDBOX_ENTRATA_APPLICATIONS_PER_PROPERTY", 3)?,
+                rate_limit_per_minute: env
+                    .positive_or("SANDBOX_ENTRATA_RATE_LIMIT_PER_MINUTE", 10_000)?
+                    as u32,
+                auth_failure_status: env.parse_or("SANDBOX_ENTRATA_AUTH_FAILURE_STATUS", 200)?,
+            },
+            ingest: IngestTarget {
+                url: env.string("SANDBOX_INGEST_URL"),
+                username: env.string("SANDBOX_INGEST_USERNAME"),
+                password: env.secret("SANDBOX_INGEST_PASSWORD"),
+                token: env.secret("SANDBOX_INGEST_TOKEN"),
+            },
+            faults,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn unset_variables_keep_the_test_defaults() {
+        let config = SandboxConfig::from_env(&HashMap::<&str, String>::new()).expect("valid");
+        assert_eq!(config.payscore.client_id, "sandbox-client");
+        assert_eq!(config.payscore_listen.port(), 18081);
+        assert_eq!(config.payscore.webhook_retry_delays.len(), 3);
+    }
+
+    #[test]
+    fn faults_are_read_from_json_and_bad_json_names_the_variable() {
+        let env: HashMap<&str, String> = [(
+            "SANDBOX_FAULTS",
+            r#"{"payscore": {"create_group": {"error_rate": 0.3}}}"#.to_owned(),
+        )]
+        .into();
+        let config = SandboxConfig::from_env(&env).expect("valid");
+        assert_eq!(config.faults.payscore["create_group"].error_rate, 0.3);
+        let bad: HashMap<&str, String> = [("SANDBOX_FAULTS", "{".to_owned())].into();
+        let error = SandboxConfig::from_env(&bad).expect_err("invalid");
+        assert_eq!(error.var, "SANDBOX_FAULTS");
+    }
+}

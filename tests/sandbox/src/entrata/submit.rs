@@ -1,0 +1,229 @@
+//! "Submit application": create an application and send the `oa.application.events`
+//! webhook to ingest with the configured authentication.
+//!
+//! Entrata does not publish that webhook's payload. [`application_event`] is the one place
+//! that defines ours (see the README's assumptions); change it there.
+
+use super::model::Application;
+use super::seed::Shape;
+use super::{EntrataState, lock};
+use crate::calls::now_ms;
+use crate::control::ControlError;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The default `eventType` of a submitted application.
+pub const SUBMITTED: &str = "ApplicationSubmitted";
+
+/// Options of `POST /_control/applications`; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmitOptions {
+    /// Property (default: the first seeded property).
+    pub property_id: Option<u64>,
+    /// Number of customers, 1–4 (default: drawn from the seed).
+    pub applicants: Option<usize>,
+    /// Explicit customer types, primary first, e.g. `["Primary", "Guarantor"]`.
+    pub customer_types: Option<Vec<String>>,
+    /// No customer has an email.
+    pub without_email: bool,
+    /// Every customer has an email (by default a few are left out at random, as in real data).
+    pub every_email: bool,
+    /// The primary's email is one Payscore says does not exist.
+    pub nonexistent_email: bool,
+    /// Base rent, e.g. `"1650.00"`.
+    pub rent: Option<String>,
+    /// `eventType` of the webhook (default `ApplicationSubmitted`).
+    pub event_type: Option<String>,
+    /// Send the webhook (default true).
+    pub send_webhook: Option<bool>,
+}
+
+/// What ingest answered to one webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestDelivery {
+    /// The application.
+    pub application_id: u64,
+    /// Destination.
+    pub url: String,
+    /// The raw body sent.
+    pub payload: String,
+    /// When, Unix milliseconds.
+    pub at_ms: u64,
+    /// Ingest's status.
+    pub status: Option<u16>,
+    /// Ingest's body (first 1 KiB).
+    pub body: Option<String>,
+    /// Transport error, when there was no answer.
+    pub error: Option<String>,
+}
+
+/// The answer of `POST /_control/applications`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmittedApplication {
+    /// Property.
+    pub property_id: u64,
+    /// Application (lead) id.
+    pub application_id: u64,
+    /// Applicant lease id.
+    pub lease_id: u64,
+    /// Customer ids, primary first.
+    pub applicant_ids: Vec<u64>,
+    /// The webhook delivery, when one was sent.
+    pub webhook: Option<IngestDelivery>,
+}
+
+/// The assumed `oa.application.events` payload (flat JSON).
+pub fn application_event(event_type: &str, app: &Application, at_ms: u64) -> Value {
+    json!({
+        "webhookType": "oa.application.events",
+        "eventId": uuid::Uuid::now_v7().to_string(),
+        "eventType": event_type,
+        "eventDateTime": iso8601(at_ms),
+        "propertyId": app.property_id,
+        "applicationId": app.application_id,
+        "leaseId": app.lease_id,
+        "applicantIds": app.customers.iter().map(|c| c.id).collect::<Vec<_>>(),
+    })
+}
+
+/// Unix milliseconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn iso8601(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl EntrataState {
+    /// Create an application as `options` say and, unless told not to, send its webhook.
+    pub async fn submit(
+        &self,
+        options: SubmitOptions,
+    ) -> Result<SubmittedApplication, ControlError> {
+        let shape = Shape {
+            applicants: options.applicants,
+            customer_types: options.customer_types.clone(),
+            without_email: options.without_email,
+            every_email: options.every_email,
+            primary_email: options
+                .nonexistent_email
+                .then(|| self.nonexistent_emails.first().cloned())
+                .flatten(),
+            rent: options.rent.clone(),
+        };
+        let app = {
+            let mut data = self.write();
+            let property_id = match options.property_id {
+                Some(id) => id,
+                None => data.properties.first().map(|p| p.id).unwrap_or_default(),
+            };
+            data.add_application(property_id, &shape)
+                .cloned()
+                .ok_or_else(|| ControlError::NotFound(format!("no property {property_id}")))?
+        };
+        tracing::info!(
+            property_id = app.property_id,
+            application_id = app.application_id,
+            "application submitted"
+        );
+        let webhook = if options.send_webhook.unwrap_or(true) {
+            let event_type = options.event_type.as_deref().unwrap_or(SUBMITTED);
+            self.send_event(&app, event_type).await
+        } else {
+            None
+        };
+        Ok(SubmittedApplication {
+            property_id: app.property_id,
+            application_id: app.application_id,
+            lease_id: app.lease_id,
+            applicant_ids: app.customers.iter().map(|c| c.id).collect(),
+            webhook,
+        })
+    }
+
+    /// Send the application's webhook once; `None` when no ingest URL is configured.
+    pub async fn send_event(&self, app: &Application, event_type: &str) -> Option<IngestDelivery> {
+        let target = self
+            .ingest
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let url = target.url.clone()?;
+        let at_ms = now_ms();
+        let payload = application_event(event_type, app, at_ms).to_string();
+        let mut request = self
+            .client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(payload.clone());
+        if let Some(user) = &target.username {
+            let password = target.password.as_ref().map_or("", |p| p.expose());
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request = request.header("authorization", format!("Basic {encoded}"));
+        }
+        if let Some(token) = &target.token {
+            request = request.header("x-webhook-token", token.expose());
+        }
+        let mut delivery = IngestDelivery {
+            application_id: app.application_id,
+            url,
+            payload,
+            at_ms,
+            status: None,
+            body: None,
+            error: None,
+        };
+        match request.send().await {
+            Ok(response) => {
+                delivery.status = Some(response.status().as_u16());
+                let body = response.text().await.unwrap_or_default();
+                delivery.body = Some(body.chars().take(1024).collect());
+            }
+            Err(error) => {
+                delivery.error = Some(
+                    if error.is_timeout() {
+                        "timeout"
+                    } else {
+                        "transport"
+                    }
+                    .into(),
+                )
+            }
+        }
+        tracing::info!(
+            application_id = app.application_id,
+            status = delivery.status,
+            "entrata webhook sent"
+        );
+        lock(&self.deliveries).push(delivery.clone());
+        Some(delivery)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_iso8601_utc() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_709_210_096_000), "2024-02-29T12:34:56Z");
+    }
+}

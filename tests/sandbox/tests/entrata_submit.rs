@@ -1,0 +1,175 @@
+//! "Submit application": the application exists in the API and its webhook reaches the
+//! configured URL with the configured authentication; ingest's answer is recorded.
+
+mod common;
+
+use base64::Engine;
+use common::{Receiver, entrata, start, start_with};
+use sandbox::entrata::Resend;
+use sandbox::entrata::submit::SubmitOptions;
+use sandbox::{IngestSettings, SandboxConfig};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_submitted_application_is_posted_to_ingest_with_basic_auth_and_token() {
+    let receiver = Receiver::start().await;
+    let ingest = IngestSettings {
+        url: Some(receiver.url.clone()),
+        username: Some("entrata".into()),
+        password: Some("pw".into()),
+        token: Some("tok".into()),
+    };
+    let config = SandboxConfig {
+        ingest: ingest.into(),
+        ..SandboxConfig::default()
+    };
+    let sandbox = start_with(config).await;
+    let submitted = sandbox
+        .control()
+        .submit_application(&SubmitOptions {
+            applicants: Some(2),
+            ..SubmitOptions::default()
+        })
+        .await
+        .expect("submitted");
+    let webhook = submitted.webhook.expect("sent");
+    assert_eq!(webhook.status, Some(202));
+
+    let got = receiver.wait_for(1).await;
+    let expected = base64::engine::general_purpose::STANDARD.encode("entrata:pw");
+    assert_eq!(
+        got[0].headers["authorization"],
+        format!("Basic {expected}").as_str()
+    );
+    assert_eq!(got[0].headers["x-webhook-token"], "tok");
+    let payload: Value = serde_json::from_slice(&got[0].body).expect("json");
+    assert_eq!(payload["webhookType"], "oa.application.events");
+    assert_eq!(payload["eventType"], "ApplicationSubmitted");
+    assert_eq!(payload["propertyId"], submitted.property_id);
+    assert_eq!(payload["applicationId"], submitted.application_id);
+    assert_eq!(payload["applicantIds"], json!(submitted.applicant_ids));
+    assert_eq!(
+        got[0].body,
+        webhook.payload.as_bytes(),
+        "the recorded payload is what was sent"
+    );
+
+    let (_, _, leads) = entrata(&sandbox, "leads", "getLeads",
+        json!({ "propertyId": submitted.property_id, "leadId": submitted.application_id.to_string() })).await;
+    assert_eq!(
+        leads["response"]["result"]["prospects"]["prospect"]["applicationId"],
+        submitted.application_id.to_string()
+    );
+}
+
+#[tokio::test]
+async fn the_webhook_target_can_be_set_at_run_time_and_copies_resent_at_once() {
+    let sandbox = start().await;
+    let receiver = Receiver::start().await;
+    let submitted = sandbox
+        .control()
+        .submit_application(&SubmitOptions::default())
+        .await
+        .expect("submitted");
+    assert!(submitted.webhook.is_none(), "no ingest URL configured yet");
+    let settings = IngestSettings {
+        url: Some(receiver.url.clone()),
+        ..IngestSettings::default()
+    };
+    sandbox.control().set_ingest(&settings).await.expect("set");
+    receiver.answer_next(&[503]);
+    let resend = Resend {
+        copies: Some(10),
+        event_type: None,
+    };
+    let sent = sandbox
+        .control()
+        .resend_application_webhook(submitted.application_id, &resend)
+        .await
+        .expect("resent");
+    assert_eq!(sent.len(), 10);
+    assert_eq!(sent.iter().filter(|d| d.status == Some(503)).count(), 1);
+    assert_eq!(receiver.wait_for(10).await.len(), 10);
+    assert_eq!(
+        sandbox
+            .control()
+            .ingest_deliveries()
+            .await
+            .expect("list")
+            .len(),
+        10
+    );
+}
+
+#[tokio::test]
+async fn options_shape_the_application_without_email_or_with_one_payscore_refuses() {
+    let sandbox = start().await;
+    let none = sandbox
+        .control()
+        .submit_application(&SubmitOptions {
+            applicants: Some(3),
+            without_email: true,
+            ..SubmitOptions::default()
+        })
+        .await
+        .expect("submitted");
+    let app = sandbox
+        .control()
+        .application(none.application_id)
+        .await
+        .expect("app");
+    assert_eq!(app.customers.len(), 3);
+    assert!(app.customers.iter().all(|c| c.email.is_none()));
+
+    let bad = sandbox
+        .control()
+        .submit_application(&SubmitOptions {
+            nonexistent_email: true,
+            property_id: Some(100002),
+            ..SubmitOptions::default()
+        })
+        .await
+        .expect("submitted");
+    assert_eq!(bad.property_id, 100002);
+    let app = sandbox
+        .control()
+        .application(bad.application_id)
+        .await
+        .expect("app");
+    assert_eq!(
+        app.customers[0].email.as_deref(),
+        Some("does-not-exist@example.com")
+    );
+
+    let missing = sandbox
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(1),
+            ..SubmitOptions::default()
+        })
+        .await;
+    assert!(
+        missing.is_err(),
+        "an unknown property cannot take applications"
+    );
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_applications() {
+    let (a, b) = (start().await, start().await);
+    let options = SubmitOptions::default();
+    let first = a.control().submit_application(&options).await.expect("a");
+    let second = b.control().submit_application(&options).await.expect("b");
+    assert_eq!(first.application_id, second.application_id);
+    let (x, y) = (
+        a.control()
+            .application(first.application_id)
+            .await
+            .expect("a"),
+        b.control()
+            .application(second.application_id)
+            .await
+            .expect("b"),
+    );
+    assert_eq!(x, y);
+}
