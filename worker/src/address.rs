@@ -1,0 +1,125 @@
+//! Turning Entrata's contact data into what Payscore v1 accepts: US states spelled out in
+//! full ("No initials") and phone numbers in E.164.
+
+/// The full name of a US state, district or territory, from its USPS code or its name in any
+/// case. `None` for anything else.
+pub fn state_name(state: &str) -> Option<&'static str> {
+    let s = state.trim();
+    STATES
+        .iter()
+        .find(|(code, name)| code.eq_ignore_ascii_case(s) || name.eq_ignore_ascii_case(s))
+        .map(|(_, name)| *name)
+}
+
+const STATES: &[(&str, &str)] = &[
+    ("AL", "Alabama"),
+    ("AK", "Alaska"),
+    ("AZ", "Arizona"),
+    ("AR", "Arkansas"),
+    ("CA", "California"),
+    ("CO", "Colorado"),
+    ("CT", "Connecticut"),
+    ("DE", "Delaware"),
+    ("DC", "District of Columbia"),
+    ("FL", "Florida"),
+    ("GA", "Georgia"),
+    ("HI", "Hawaii"),
+    ("ID", "Idaho"),
+    ("IL", "Illinois"),
+    ("IN", "Indiana"),
+    ("IA", "Iowa"),
+    ("KS", "Kansas"),
+    ("KY", "Kentucky"),
+    ("LA", "Louisiana"),
+    ("ME", "Maine"),
+    ("MD", "Maryland"),
+    ("MA", "Massachusetts"),
+    ("MI", "Michigan"),
+    ("MN", "Minnesota"),
+    ("MS", "Mississippi"),
+    ("MO", "Missouri"),
+    ("MT", "Montana"),
+    ("NE", "Nebraska"),
+    ("NV", "Nevada"),
+    ("NH", "New Hampshire"),
+    ("NJ", "New Jersey"),
+    ("NM", "New Mexico"),
+    ("NY", "New York"),
+    ("NC", "North Carolina"),
+    ("ND", "North Dakota"),
+    ("OH", "Ohio"),
+    ("OK", "Oklahoma"),
+    ("OR", "Oregon"),
+    ("PA", "Pennsylvania"),
+    ("RI", "Rhode Island"),
+    ("SC", "South Carolina"),
+    ("SD", "South Dakota"),
+    ("TN", "Tennessee"),
+    ("TX", "Texas"),
+    ("UT", "Utah"),
+    ("VT", "Vermont"),
+    ("VA", "Virginia"),
+    ("WA", "Washington"),
+    ("WV", "West Virginia"),
+    ("WI", "Wisconsin"),
+    ("WY", "Wyoming"),
+    ("PR", "Puerto Rico"),
+    ("GU", "Guam"),
+    ("VI", "U.S. Virgin Islands"),
+    ("AS", "American Samoa"),
+    ("MP", "Northern Mariana Islands"),
+];
+
+/// A phone number in E.164 (`+15125550100`), or `None` when it cannot be one. National
+/// numbers (10 digits for the default country code 1) get the default country code.
+pub fn e164(raw: &str, default_country_code: u16) -> Option<String> {
+    let trimmed = raw.trim();
+    // An extension is not part of the number.
+    let main = trimmed.split(['x', 'X', '#']).next().unwrap_or_default();
+    let digits: String = main.chars().filter(char::is_ascii_digit).collect();
+    let international = main.trim_start().starts_with('+') || main.trim_start().starts_with("00");
+    let cc = default_country_code.to_string();
+    let number = if international {
+        digits
+            .strip_prefix("00")
+            .map(str::to_owned)
+            .unwrap_or(digits)
+    } else if default_country_code == 1 {
+        match digits.len() {
+            10 => format!("1{digits}"),
+            11 if digits.starts_with('1') => digits,
+            _ => return None,
+        }
+    } else {
+        format!("{cc}{}", digits.trim_start_matches('0'))
+    };
+    (8..=15)
+        .contains(&number.len())
+        .then(|| format!("+{number}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_spelled_out() {
+        assert_eq!(state_name("TX"), Some("Texas"));
+        assert_eq!(state_name(" wa "), Some("Washington"));
+        assert_eq!(state_name("new york"), Some("New York"));
+        assert_eq!(state_name("ZZ"), None);
+    }
+
+    #[test]
+    fn local_phone_formats_become_e164() {
+        assert_eq!(e164("(512) 555-0100", 1).as_deref(), Some("+15125550100"));
+        assert_eq!(e164("512.555.0100 x12", 1).as_deref(), Some("+15125550100"));
+        assert_eq!(e164("1-512-555-0100", 1).as_deref(), Some("+15125550100"));
+        assert_eq!(
+            e164("+44 20 7946 0958", 1).as_deref(),
+            Some("+442079460958")
+        );
+        assert_eq!(e164("555-0100", 1), None);
+        assert_eq!(e164("", 1), None);
+    }
+}

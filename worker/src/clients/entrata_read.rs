@@ -1,0 +1,160 @@
+//! Merging what `getLeads` and `getLeases` say about one application. The lease (r2) knows
+//! each customer's `customerType`, the unit and the scheduled base rent; the lead knows the
+//! lease id and may hold contact details the lease lacks.
+
+use super::entrata::{Application, Customer};
+use crate::json::{self, field, text};
+use serde_json::Value;
+
+/// The application, or `None` when neither a lead nor a lease describes it.
+pub fn merge(prospect: Option<&Value>, lease: Option<&Value>) -> Option<Application> {
+    if prospect.is_none() && lease.is_none() {
+        return None;
+    }
+    let lead_customers: Vec<Customer> = prospect
+        .map(|p| {
+            json::wrapped(p, "customers", "customer")
+                .into_iter()
+                .filter_map(lead_customer)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut customers: Vec<Customer> = lease
+        .map(|l| {
+            json::wrapped(l, "customers", "customer")
+                .into_iter()
+                .filter_map(lease_customer)
+                .collect()
+        })
+        .unwrap_or_default();
+    if customers.is_empty() {
+        customers = lead_customers.clone();
+    } else {
+        for customer in &mut customers {
+            let same = lead_customers.iter().find(|c| {
+                (c.id.is_some() && c.id == customer.id)
+                    || (c.first_name.eq_ignore_ascii_case(&customer.first_name)
+                        && c.last_name.eq_ignore_ascii_case(&customer.last_name))
+            });
+            if let Some(same) = same {
+                customer.email = customer.email.take().or_else(|| same.email.clone());
+                customer.phone = customer.phone.take().or_else(|| same.phone.clone());
+            }
+        }
+    }
+    let desired = prospect.and_then(|p| json::at(p, "customerPreferences.desiredUnit"));
+    Some(Application {
+        lease_id: prospect
+            .and_then(|p| text(json::at(p, "lease.leaseId")))
+            .or_else(|| lease.and_then(|l| text(field(l, "id")))),
+        customers,
+        unit: lease
+            .and_then(|l| {
+                json::wrapped(l, "unitSpaces", "unitSpace")
+                    .first()
+                    .and_then(|s| text(field(s, "unitSpace")))
+                    .or_else(|| text(field(l, "unitNumber")))
+            })
+            .or_else(|| desired.and_then(|d| text(field(d, "unitNumber")))),
+        monthly_rent: lease.and_then(base_rent).or_else(|| {
+            desired.and_then(|d| {
+                json::amount(field(d, "initialRent")).or(json::amount(field(d, "marketRent")))
+            })
+        }),
+    })
+}
+
+fn base_rent(lease: &Value) -> Option<f64> {
+    json::wrapped(lease, "scheduledCharges", "scheduledCharge")
+        .into_iter()
+        .find(|c| {
+            text(field(c, "chargeUsage")).is_some_and(|u| u.eq_ignore_ascii_case("base"))
+                && text(field(c, "frequency")).is_some_and(|f| f.eq_ignore_ascii_case("monthly"))
+        })
+        .and_then(|c| json::amount(field(c, "amount")))
+}
+
+fn lease_customer(c: &Value) -> Option<Customer> {
+    let phones = json::wrapped(c, "phones", "phone");
+    let phone = phones
+        .iter()
+        .find(|p| text(field(p, "phoneType")).is_some_and(|t| t.eq_ignore_ascii_case("mobile")))
+        .or(phones.first())
+        .and_then(|p| text(field(p, "phoneNumber")))
+        .or_else(|| text(field(c, "phoneNumber")));
+    Some(Customer {
+        id: text(field(c, "id")).or_else(|| text(field(c, "customerId"))),
+        customer_type: text(field(c, "customerType")),
+        first_name: text(field(c, "firstName"))?,
+        last_name: text(field(c, "lastName")).unwrap_or_default(),
+        email: text(field(c, "emailAddress")).or_else(|| text(field(c, "email"))),
+        phone,
+    })
+}
+
+fn lead_customer(c: &Value) -> Option<Customer> {
+    Some(Customer {
+        id: text(field(c, "customerId")).or_else(|| text(field(c, "id"))),
+        customer_type: text(field(c, "customerType")),
+        first_name: text(field(c, "firstName"))?,
+        last_name: text(field(c, "lastName")).unwrap_or_default(),
+        email: text(field(c, "email")).or_else(|| text(field(c, "emailAddress"))),
+        phone: [
+            "cellPhoneNumber",
+            "personalPhoneNumber",
+            "phoneNumber",
+            "officePhoneNumber",
+        ]
+        .iter()
+        .find_map(|k| text(field(c, k))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_lease_gives_types_and_rent_and_the_lead_fills_contact_gaps() {
+        let prospect = json!({
+            "applicationId": "77", "lease": {"leaseId": 5001},
+            "customers": {"customer": [
+                {"customerId": 1, "firstName": "Ana", "lastName": "Ruiz", "email": "ana@example.com", "cellPhoneNumber": "(512) 555-0100"}
+            ]},
+            "customerPreferences": {"desiredUnit": {"unitNumber": "B-12", "initialRent": "1500.00"}}
+        });
+        let lease = json!({
+            "id": "5001",
+            "unitSpaces": {"unitSpace": {"unitSpaceId": 9, "unitSpace": "A-101"}},
+            "customers": {"customer": [
+                {"id": 1, "customerType": "Primary", "firstName": "Ana", "lastName": "Ruiz"},
+                {"id": 2, "customerType": "Guarantor", "firstName": "Luis", "lastName": "Ruiz", "emailAddress": "luis@example.com",
+                 "phones": {"phone": [{"phoneType": "work", "phoneNumber": "1"}, {"phoneType": "mobile", "phoneNumber": "5125550101"}]}}
+            ]},
+            "scheduledCharges": {"scheduledCharge": [
+                {"chargeUsage": "Base", "frequency": "Once", "amount": "100.00"},
+                {"chargeUsage": "Base", "frequency": "Monthly", "amount": "1650.00"}
+            ]}
+        });
+        let app = merge(Some(&prospect), Some(&lease)).expect("found");
+        assert_eq!(app.lease_id.as_deref(), Some("5001"));
+        assert_eq!(app.unit.as_deref(), Some("A-101"));
+        assert_eq!(app.monthly_rent, Some(1650.0));
+        assert_eq!(app.customers[0].email.as_deref(), Some("ana@example.com"));
+        assert_eq!(app.customers[0].phone.as_deref(), Some("(512) 555-0100"));
+        assert_eq!(app.customers[1].customer_type.as_deref(), Some("Guarantor"));
+        assert_eq!(app.customers[1].phone.as_deref(), Some("5125550101"));
+    }
+
+    #[test]
+    fn without_a_lease_the_lead_is_enough_and_without_both_nothing_is_found() {
+        let prospect = json!({"applicationId": 3, "customers": {"customer": {"customerId": 1, "firstName": "Bo", "lastName": "Li"}},
+            "customerPreferences": {"desiredUnit": {"unitNumber": "7", "marketRent": 990}}});
+        let app = merge(Some(&prospect), None).expect("found");
+        assert_eq!(app.customers.len(), 1);
+        assert_eq!(app.monthly_rent, Some(990.0));
+        assert_eq!(app.unit.as_deref(), Some("7"));
+        assert!(merge(None, None).is_none());
+    }
+}

@@ -1,0 +1,246 @@
+//! Payscore's v1 screening-group API: the token from `/api/v1/tenants/auth` (cached, renewed
+//! before it expires and once on a 401), the group lookup by `correlation_id`, creation, and
+//! the report.
+
+use super::http::{Answer, CallError, Downstream};
+use crate::config::Lookup;
+use crate::json;
+use serde_json::Value;
+use shared::config::Secret;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Why a Payscore call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PayscoreError {
+    /// Transport or HTTP status.
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// 400: Payscore refused the request (for example an email that does not exist).
+    #[error("payscore refused the request (HTTP {status})")]
+    Rejected {
+        /// The status.
+        status: u16,
+    },
+    /// Our credentials are refused.
+    #[error("payscore refused the credentials")]
+    Unauthorized,
+    /// A success answer without what it should hold.
+    #[error("malformed answer: {0}")]
+    Malformed(&'static str),
+}
+
+impl PayscoreError {
+    /// True when the call may have taken effect although it failed.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            PayscoreError::Call(call) => call.outcome_unknown(),
+            // A 2xx without what it should hold: the create most likely happened.
+            PayscoreError::Malformed(_) => true,
+            PayscoreError::Rejected { .. } | PayscoreError::Unauthorized => false,
+        }
+    }
+}
+
+/// What `GET …/report` said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportUrl {
+    /// The PDF is at this (short-lived) URL.
+    Ready(String),
+    /// 404: not generated yet.
+    NotReady,
+    /// 410: expired.
+    Expired,
+}
+
+/// The Payscore client.
+#[derive(Debug)]
+pub struct PayscoreClient {
+    http: Downstream,
+    base_url: String,
+    client_id: String,
+    secret_key: Secret,
+    refresh_after: Duration,
+    lookup: Lookup,
+    token: Mutex<Option<(Secret, Instant)>>,
+}
+
+impl PayscoreClient {
+    /// A client for `base_url`.
+    pub fn new(
+        http: Downstream,
+        base_url: String,
+        client_id: String,
+        secret_key: Secret,
+        refresh_after: Duration,
+        lookup: Lookup,
+    ) -> Self {
+        Self {
+            http,
+            base_url,
+            client_id,
+            secret_key,
+            refresh_after,
+            lookup,
+            token: Mutex::new(None),
+        }
+    }
+
+    async fn token(&self, renew: bool) -> Result<String, PayscoreError> {
+        let mut cached = self.token.lock().await;
+        if let Some((token, at)) = cached.as_ref()
+            && !renew
+            && at.elapsed() < self.refresh_after
+        {
+            return Ok(token.expose().to_owned());
+        }
+        let request = self
+            .http
+            .client()
+            .post(format!("{}/api/v1/tenants/auth", self.base_url))
+            .json(&serde_json::json!({ "client_id": self.client_id, "secret_key": self.secret_key.expose() }));
+        let answer = self.http.send("auth", request).await?;
+        if answer.status == 401 || answer.status == 403 {
+            return Err(PayscoreError::Unauthorized);
+        }
+        if !answer.is_success() {
+            return Err(answer.error().into());
+        }
+        let header = answer
+            .headers
+            .get(reqwest::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(PayscoreError::Malformed(
+                "no Authorization header in the auth answer",
+            ))?;
+        // The header already reads `Bearer …`; accept a bare token too.
+        let token = if header.to_ascii_lowercase().starts_with("bearer ") {
+            header.to_owned()
+        } else {
+            format!("Bearer {header}")
+        };
+        *cached = Some((Secret::new(token.clone()), Instant::now()));
+        Ok(token)
+    }
+
+    /// Send an authenticated request; on 401 renew the token once and send again.
+    async fn send(
+        &self,
+        operation: &'static str,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<Answer, PayscoreError> {
+        let token = self.token(false).await?;
+        let answer = self
+            .http
+            .send(
+                operation,
+                build(self.http.client()).header("Authorization", token),
+            )
+            .await?;
+        if answer.status != 401 {
+            return Ok(answer);
+        }
+        let token = self.token(true).await?;
+        let answer = self
+            .http
+            .send(
+                operation,
+                build(self.http.client()).header("Authorization", token),
+            )
+            .await?;
+        if answer.status == 401 {
+            return Err(PayscoreError::Unauthorized);
+        }
+        Ok(answer)
+    }
+
+    /// The id of the group with this correlation id, if one exists (DESIGN.md invariant 3).
+    pub async fn find_group(&self, correlation_id: &str) -> Result<Option<String>, PayscoreError> {
+        let path = match self.lookup {
+            Lookup::ApplicantGroups => "applicant_groups",
+            Lookup::ScreeningGroups => "screening_groups",
+        };
+        let url = format!("{}/api/v1/{path}", self.base_url);
+        let answer = self
+            .send("lookup", |c| {
+                c.get(&url).query(&[("correlation_id", correlation_id)])
+            })
+            .await?;
+        // No "not found" here: a list answers 200 with nothing in it. A 404 means the lookup
+        // route itself is missing, and treating it as "no group" would silently turn off the
+        // guard against duplicate groups (check PAYSCORE_LOOKUP).
+        if !answer.is_success() {
+            return Err(answer.error().into());
+        }
+        let body = answer.json()?;
+        let groups = match &body {
+            Value::Array(_) => json::list(Some(&body)),
+            _ => json::list(json::field(&body, path).or_else(|| json::field(&body, "data"))),
+        };
+        // Filter again: a lookup that ignores the parameter must not match another
+        // application, nor be read as "no group" (that would turn the guard off).
+        let ours = |g: &&&Value| {
+            json::text(json::field(g, "correlation_id")).as_deref() == Some(correlation_id)
+        };
+        match groups.iter().find(ours) {
+            Some(group) => Ok(json::text(json::field(group, "id"))),
+            None if groups.is_empty() => Ok(None),
+            None => Err(PayscoreError::Malformed(
+                "the lookup answered other groups: it does not filter by correlation_id (check PAYSCORE_LOOKUP)",
+            )),
+        }
+    }
+
+    /// Create a screening group; returns its id.
+    pub async fn create_group(&self, body: &Value) -> Result<String, PayscoreError> {
+        let url = format!("{}/api/v1/screening_groups", self.base_url);
+        let answer = self
+            .send("create_group", |c| c.post(&url).json(body))
+            .await?;
+        match answer.status {
+            200..=299 => {}
+            400 | 409 | 422 => {
+                return Err(PayscoreError::Rejected {
+                    status: answer.status,
+                });
+            }
+            _ => return Err(answer.error().into()),
+        }
+        json::text(json::field(&answer.json()?, "id"))
+            .ok_or(PayscoreError::Malformed("no id in the created group"))
+    }
+
+    /// A group, or `None` when Payscore does not know it.
+    pub async fn group(&self, id: &str) -> Result<Option<Value>, PayscoreError> {
+        let url = format!("{}/api/v1/screening_groups/{id}", self.base_url);
+        let answer = self.send("get_group", |c| c.get(&url)).await?;
+        match answer.status {
+            200..=299 => Ok(Some(answer.json()?)),
+            404 => Ok(None),
+            _ => Err(answer.error().into()),
+        }
+    }
+
+    /// Where the group's report PDF is.
+    pub async fn report_url(&self, id: &str) -> Result<ReportUrl, PayscoreError> {
+        let url = format!("{}/api/v1/screening_groups/{id}/report", self.base_url);
+        let answer = self.send("report_url", |c| c.get(&url)).await?;
+        match answer.status {
+            200..=299 => json::text(json::field(&answer.json()?, "url"))
+                .map(ReportUrl::Ready)
+                .ok_or(PayscoreError::Malformed("no url in the report answer")),
+            404 => Ok(ReportUrl::NotReady),
+            410 => Ok(ReportUrl::Expired),
+            _ => Err(answer.error().into()),
+        }
+    }
+
+    /// Download a report PDF from its pre-signed URL (no token: it carries its own
+    /// signature), refusing more than `limit` bytes.
+    pub async fn download(&self, url: &str, limit: usize) -> Result<Answer, PayscoreError> {
+        Ok(self
+            .http
+            .send_limited("download_report", self.http.client().get(url), limit)
+            .await?)
+    }
+}

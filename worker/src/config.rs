@@ -1,0 +1,226 @@
+//! The worker's configuration, read once from the environment.
+
+use crate::properties::Properties;
+use shared::amqp::{
+    self, DEFAULT_REPORT_CHECK_FIRST_DELAY, DEFAULT_REPORT_CHECK_SCHEDULE, DEFAULT_RETRY_SCHEDULE,
+};
+use shared::config::{CommonConfig, ConfigError, Env, EnvExt, Secret};
+use shared::retry::RetryPolicy;
+use std::time::Duration;
+
+/// How to find an existing screening group by correlation id (DESIGN.md invariant 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// `GET /api/v1/applicant_groups?correlation_id=` (documented v2 list).
+    ApplicantGroups,
+    /// `GET /api/v1/screening_groups?correlation_id=` (assumed v1 filter).
+    ScreeningGroups,
+}
+
+/// Everything `worker` needs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Admin port, shutdown, logs, broker.
+    pub common: CommonConfig,
+    /// `ENTRATA_API_BASE_URL`, without a trailing slash.
+    pub entrata_base_url: String,
+    /// `ENTRATA_API_KEY`.
+    pub entrata_api_key: Secret,
+    /// `ENTRATA_TIMEOUT_MS` (default 15 000).
+    pub entrata_timeout: Duration,
+    /// `ENTRATA_PROPERTY_CACHE_SECONDS` (default 600).
+    pub property_cache_ttl: Duration,
+    /// `PAYSCORE_API_BASE_URL`, without a trailing slash.
+    pub payscore_base_url: String,
+    /// `PAYSCORE_CLIENT_ID`.
+    pub payscore_client_id: String,
+    /// `PAYSCORE_SECRET_KEY`.
+    pub payscore_secret_key: Secret,
+    /// `PAYSCORE_TIMEOUT_MS` (default 15 000).
+    pub payscore_timeout: Duration,
+    /// `PAYSCORE_TOKEN_REFRESH_SECONDS`: token age at which it is renewed (default 1500).
+    pub payscore_token_refresh: Duration,
+    /// `PAYSCORE_LOOKUP`.
+    pub lookup: Lookup,
+    /// `PUBLIC_BASE_URL`, without a trailing slash.
+    pub public_base_url: String,
+    /// `PROPERTIES_FILE`, parsed.
+    pub properties: Properties,
+    /// `SCREENING_TRIGGER_EVENTS`, normalised (`*` = any event).
+    pub trigger_events: Vec<String>,
+    /// `ENTRATA_PROPERTY_ID_PATHS`, `ENTRATA_APPLICATION_ID_PATHS`, `ENTRATA_EVENT_TYPE_PATHS`.
+    pub payload_paths: PayloadPaths,
+    /// `PHONE_DEFAULT_COUNTRY_CODE` (default 1).
+    pub phone_country_code: u16,
+    /// `WORKER_PREFETCH`: unacknowledged `screenings` deliveries per process (default 32).
+    pub prefetch: u16,
+    /// `WORKER_REPORTS_PREFETCH`: unacknowledged `reports` deliveries per process (default 8;
+    /// each may hold a report of up to `REPORT_MAX_BYTES` in memory).
+    pub reports_prefetch: u16,
+    /// `WORKER_INPROCESS_RETRIES`: quick retries before a message goes to a wait queue (default 1).
+    pub in_process_retries: usize,
+    /// `WORKER_INPROCESS_MAX_WAIT_MS`: longest `Retry-After` waited out in process (default 5000).
+    pub in_process_max_wait: Duration,
+    /// `RETRY_SCHEDULE` and `RETRY_JITTER_PERCENT`.
+    pub retry: RetryPolicy,
+    /// `REPORT_CHECK_FIRST_DELAY`.
+    pub report_check_first_delay: Duration,
+    /// `REPORT_CHECK_SCHEDULE`.
+    pub report_check_schedule: Vec<Duration>,
+    /// `REPORT_CHECK_MAX_AGE`: checks stop when the group is this old (default 14d, Payscore's expiry).
+    pub report_check_max_age: Duration,
+    /// `REPORT_MAX_BYTES`: larger report downloads are refused (default 20 MiB).
+    pub report_max_bytes: usize,
+}
+
+/// Where the Entrata webhook keeps the fields the worker needs (dotted paths, first match wins).
+#[derive(Debug, Clone)]
+pub struct PayloadPaths {
+    /// Property id paths.
+    pub property_id: Vec<String>,
+    /// Application id paths.
+    pub application_id: Vec<String>,
+    /// Event type paths.
+    pub event_type: Vec<String>,
+}
+
+impl WorkerConfig {
+    /// Read and validate the configuration.
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        let lookup = match env
+            .string_or("PAYSCORE_LOOKUP", "applicant_groups")
+            .as_str()
+        {
+            "applicant_groups" => Lookup::ApplicantGroups,
+            "screening_groups" => Lookup::ScreeningGroups,
+            other => {
+                return Err(ConfigError::new(
+                    "PAYSCORE_LOOKUP",
+                    format!("expected applicant_groups or screening_groups, got {other:?}"),
+                ));
+            }
+        };
+        let jitter_percent: u8 = env.parse_or("RETRY_JITTER_PERCENT", 20)?;
+        if jitter_percent > 25 {
+            return Err(ConfigError::new(
+                "RETRY_JITTER_PERCENT",
+                "must be between 0 and 25",
+            ));
+        }
+        let prefetch: u16 = env.parse_or("WORKER_PREFETCH", 32)?;
+        if prefetch == 0 {
+            return Err(ConfigError::new(
+                "WORKER_PREFETCH",
+                "must be greater than 0",
+            ));
+        }
+        let reports_prefetch: u16 = env.parse_or("WORKER_REPORTS_PREFETCH", 8)?;
+        if reports_prefetch == 0 {
+            return Err(ConfigError::new(
+                "WORKER_REPORTS_PREFETCH",
+                "must be greater than 0",
+            ));
+        }
+        let trigger_events: Vec<String> = {
+            let raw = env.list("SCREENING_TRIGGER_EVENTS");
+            let raw = if raw.is_empty() {
+                vec![
+                    "ApplicationSubmitted".to_owned(),
+                    "ApplicationCompleted".to_owned(),
+                ]
+            } else {
+                raw
+            };
+            raw.iter().map(|e| normalise_event(e)).collect()
+        };
+        let properties_path = env.required("PROPERTIES_FILE")?;
+        let properties = Properties::load(&properties_path)
+            .map_err(|e| ConfigError::new("PROPERTIES_FILE", e.to_string()))?;
+        let topology = common.amqp.topology();
+        Ok(Self {
+            entrata_base_url: url(env, "ENTRATA_API_BASE_URL")?,
+            entrata_api_key: env.required_secret("ENTRATA_API_KEY")?,
+            entrata_timeout: env.millis_or("ENTRATA_TIMEOUT_MS", 15_000)?,
+            property_cache_ttl: env.seconds_or("ENTRATA_PROPERTY_CACHE_SECONDS", 600)?,
+            payscore_base_url: url(env, "PAYSCORE_API_BASE_URL")?,
+            payscore_client_id: env.required("PAYSCORE_CLIENT_ID")?,
+            payscore_secret_key: env.required_secret("PAYSCORE_SECRET_KEY")?,
+            payscore_timeout: env.millis_or("PAYSCORE_TIMEOUT_MS", 15_000)?,
+            payscore_token_refresh: env.seconds_or("PAYSCORE_TOKEN_REFRESH_SECONDS", 1500)?,
+            lookup,
+            public_base_url: url(env, "PUBLIC_BASE_URL")?,
+            properties,
+            trigger_events,
+            payload_paths: PayloadPaths {
+                property_id: paths(
+                    env,
+                    "ENTRATA_PROPERTY_ID_PATHS",
+                    "propertyId,property_id,PropertyId,PropertyID,property.id,data.propertyId,data.property_id,payload.propertyId,application.propertyId",
+                ),
+                application_id: paths(
+                    env,
+                    "ENTRATA_APPLICATION_ID_PATHS",
+                    "applicationId,application_id,ApplicationId,ApplicationID,application.id,data.applicationId,data.application_id,payload.applicationId,leadId",
+                ),
+                event_type: paths(
+                    env,
+                    "ENTRATA_EVENT_TYPE_PATHS",
+                    "eventType,event_type,EventType,event.type,eventName,event,type,data.eventType,payload.eventType",
+                ),
+            },
+            phone_country_code: env.parse_or("PHONE_DEFAULT_COUNTRY_CODE", 1)?,
+            prefetch,
+            reports_prefetch,
+            in_process_retries: env.parse_or("WORKER_INPROCESS_RETRIES", 1)?,
+            in_process_max_wait: env.millis_or("WORKER_INPROCESS_MAX_WAIT_MS", 5_000)?,
+            retry: RetryPolicy {
+                schedule: amqp::durations(env, "RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)?,
+                jitter: f64::from(jitter_percent) / 100.0,
+                max_delay: topology.max_delay(),
+            },
+            report_check_first_delay: amqp::durations(
+                env,
+                "REPORT_CHECK_FIRST_DELAY",
+                DEFAULT_REPORT_CHECK_FIRST_DELAY,
+            )?[0],
+            report_check_schedule: amqp::durations(
+                env,
+                "REPORT_CHECK_SCHEDULE",
+                DEFAULT_REPORT_CHECK_SCHEDULE,
+            )?,
+            report_check_max_age: amqp::durations(env, "REPORT_CHECK_MAX_AGE", "14d")?[0],
+            report_max_bytes: env.positive_or("REPORT_MAX_BYTES", 20 * 1024 * 1024)? as usize,
+            common,
+        })
+    }
+}
+
+/// Event names compare without case or punctuation: `ApplicationSubmitted`,
+/// `application.submitted` and `Application Submitted` are the same event.
+pub fn normalise_event(name: &str) -> String {
+    if name.trim() == "*" {
+        return "*".to_owned();
+    }
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn url(env: &impl Env, key: &str) -> Result<String, ConfigError> {
+    let raw = env.required(key)?;
+    if !(raw.starts_with("http://") || raw.starts_with("https://")) {
+        return Err(ConfigError::new(key, "must start with http:// or https://"));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn paths(env: &impl Env, key: &str, default: &str) -> Vec<String> {
+    let list = env.list(key);
+    if list.is_empty() {
+        default.split(',').map(str::to_owned).collect()
+    } else {
+        list
+    }
+}

@@ -1,0 +1,249 @@
+//! AMQP consumer mechanics, shared by every job and kept apart from business logic.
+//!
+//! Each work queue gets its own channel with `basic.qos(WORKER_PREFETCH)`, which bounds the
+//! deliveries in flight per process. Each delivery runs in its own task; deliveries with the
+//! same key (the Entrata application, the Payscore group) wait for each other, so one process
+//! never works on the same application twice at once. A delivery is acknowledged only once its
+//! outcome is durable (invariant 2): the follow-up, retry copy or dead letter it publishes has
+//! been confirmed. If that publish fails, the delivery is given back to the broker instead.
+//!
+//! Shutdown: the consumers are cancelled, jobs in flight finish within the grace period, and
+//! whatever is still unacknowledged when the connection closes is redelivered by the broker.
+
+use crate::metrics::WorkerMetrics;
+use crate::outcome::{Job, Outcome};
+use crate::settle::Settler;
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, Connection, Consumer};
+use shared::amqp::{PublishChannels, Session, WorkQueue};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A job handler: business logic only.
+pub trait Handler: Send + Sync + 'static {
+    /// The queue it consumes.
+    fn queue(&self) -> WorkQueue;
+    /// Deliveries with the same key never run at the same time in this process.
+    fn key(&self, job: &Job) -> Option<String>;
+    /// Do the work and say what happened.
+    fn handle(&self, job: &Job) -> impl Future<Output = Outcome> + Send;
+}
+
+/// What the supervisor builds on each connection: publisher channels and one consumer per queue.
+#[derive(Debug)]
+pub struct WorkerChannels {
+    publish: PublishChannels,
+    consumers: Mutex<Vec<(WorkQueue, Channel, Consumer)>>,
+}
+
+impl AsRef<PublishChannels> for WorkerChannels {
+    fn as_ref(&self) -> &PublishChannels {
+        &self.publish
+    }
+}
+
+impl WorkerChannels {
+    /// Open the publisher channels and start consuming `queues` (name and prefetch each).
+    pub async fn open(
+        connection: &Connection,
+        publish_channels: usize,
+        queues: &[(WorkQueue, String, u16)],
+    ) -> Result<Self, lapin::Error> {
+        let publish = PublishChannels::open(connection, publish_channels).await?;
+        let mut consumers = Vec::new();
+        for (queue, name, prefetch) in queues {
+            let channel = connection.create_channel().await?;
+            channel
+                .basic_qos(*prefetch, BasicQosOptions::default())
+                .await?;
+            let consumer = channel
+                .basic_consume(
+                    name.as_str().into(),
+                    format!("worker-{}-{}", queue.as_str(), uuid::Uuid::now_v7()).into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            consumers.push((*queue, channel, consumer));
+        }
+        Ok(Self {
+            publish,
+            consumers: Mutex::new(consumers),
+        })
+    }
+
+    fn take_consumer(&self, queue: WorkQueue) -> Option<(Channel, Consumer)> {
+        let mut consumers = self.consumers.lock().expect("not poisoned");
+        let index = consumers.iter().position(|(q, _, _)| *q == queue)?;
+        let (_, channel, consumer) = consumers.swap_remove(index);
+        Some((channel, consumer))
+    }
+}
+
+/// Consume one queue on one session until the session fails or `stop` is cancelled.
+/// `locks` outlive sessions: a delivery redelivered on a new connection waits for the same
+/// application's job still running from the old one.
+#[allow(clippy::too_many_arguments)]
+pub async fn consume<H: Handler>(
+    session: Arc<Session<WorkerChannels>>,
+    handler: Arc<H>,
+    locks: Arc<KeyedLocks>,
+    settler: Arc<Settler>,
+    metrics: WorkerMetrics,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+) {
+    let queue = handler.queue();
+    let Some((channel, mut consumer)) = session.value.take_consumer(queue) else {
+        return;
+    };
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = session.failed() => return,
+            next = consumer.next() => next,
+        };
+        let delivery = match next {
+            Some(Ok(delivery)) => delivery,
+            Some(Err(error)) => {
+                session.fail(&format!("consumer error: {error}"));
+                return;
+            }
+            None => {
+                session.fail("consumer cancelled by the broker");
+                return;
+            }
+        };
+        let (handler, settler, metrics, locks) = (
+            handler.clone(),
+            settler.clone(),
+            metrics.clone(),
+            locks.clone(),
+        );
+        tracker.spawn(async move {
+            process(delivery, &*handler, &settler, &metrics, &locks).await;
+        });
+    }
+    // Stop receiving; deliveries already here finish in their own tasks.
+    let _ = channel
+        .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+        .await;
+}
+
+async fn process<H: Handler>(
+    delivery: Delivery,
+    handler: &H,
+    settler: &Settler,
+    metrics: &WorkerMetrics,
+    locks: &KeyedLocks,
+) {
+    let queue = handler.queue().as_str();
+    let in_flight = metrics.in_flight.with_label_values(&[queue]);
+    in_flight.inc();
+    let started = Instant::now();
+    let job = job_of(&delivery);
+    let work = async {
+        let outcome = settler.run(handler, &job).await;
+        settler
+            .settle(&delivery, &job, handler.queue(), outcome)
+            .await
+    };
+    let label = match handler.key(&job) {
+        Some(key) => {
+            let lock = locks.get(&key);
+            let label = {
+                let _guard = lock.lock().await;
+                work.await
+            };
+            drop(lock);
+            locks.release(&key);
+            label
+        }
+        None => work.await,
+    };
+    metrics.jobs.with_label_values(&[queue, label]).inc();
+    metrics
+        .job_duration
+        .with_label_values(&[queue])
+        .observe(started.elapsed().as_secs_f64());
+    in_flight.dec();
+}
+
+fn job_of(delivery: &Delivery) -> Job {
+    let properties = &delivery.properties;
+    let header = |name: &str| {
+        properties
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get(name).cloned())
+    };
+    Job {
+        message_id: properties
+            .message_id()
+            .as_ref()
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| format!("tag-{}", delivery.delivery_tag)),
+        body: delivery.data.clone(),
+        kind: properties.kind().as_ref().map(|k| k.to_string()),
+        attempt: header(shared::envelope::headers::ATTEMPT)
+            .and_then(|v| integer(&v))
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        received_at_ms: header(shared::envelope::headers::RECEIVED_AT).and_then(|v| integer(&v)),
+        redelivered: delivery.redelivered,
+        tries: 0,
+    }
+}
+
+/// Any AMQP integer as i64 (other clients may pick other widths).
+pub fn integer(value: &AMQPValue) -> Option<i64> {
+    match value {
+        AMQPValue::ShortShortInt(n) => Some(i64::from(*n)),
+        AMQPValue::ShortShortUInt(n) => Some(i64::from(*n)),
+        AMQPValue::ShortInt(n) => Some(i64::from(*n)),
+        AMQPValue::ShortUInt(n) => Some(i64::from(*n)),
+        AMQPValue::LongInt(n) => Some(i64::from(*n)),
+        AMQPValue::LongUInt(n) => Some(i64::from(*n)),
+        AMQPValue::LongLongInt(n) => Some(*n),
+        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// One async mutex per key, dropped when nobody holds or waits for it.
+#[derive(Debug, Default)]
+pub struct KeyedLocks {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl KeyedLocks {
+    fn get(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .expect("not poisoned")
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn release(&self, key: &str) {
+        let mut locks = self.locks.lock().expect("not poisoned");
+        // Only the map holds it: nobody is waiting.
+        if locks.get(key).is_some_and(|l| Arc::strong_count(l) == 1) {
+            locks.remove(key);
+        }
+    }
+}
+
+/// Wait for jobs in flight, at most `grace`.
+pub async fn drain(tracker: &TaskTracker, grace: Duration) -> bool {
+    tracker.close();
+    tokio::time::timeout(grace, tracker.wait()).await.is_ok()
+}

@@ -1,0 +1,82 @@
+//! The report as a document in Entrata: the ids a `correlation_id` names, the file name that
+//! makes one upload per report, and reading Entrata's document list and upload result.
+
+use crate::json;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// `entrata:<propertyId>:<applicationId>` → the two ids.
+pub fn parse_correlation(correlation_id: &str) -> Option<(&str, &str)> {
+    let rest = correlation_id.strip_prefix("entrata:")?;
+    let (property, application) = rest.split_once(':')?;
+    (!property.is_empty() && !application.is_empty()).then_some((property, application))
+}
+
+/// `payscore-<group id>-<12 hex of SHA-256>.pdf`: the same report gets the same name, a new
+/// report (after a re-completion) a new one.
+pub fn file_name(group_id: &str, pdf: &[u8]) -> String {
+    let hash = hex::encode(Sha256::digest(pdf));
+    let safe: String = group_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    format!("payscore-{safe}-{}.pdf", &hash[..12])
+}
+
+/// Whether any string in `value` equals `name` (the document list's shape is not documented).
+pub fn mentions(value: &Value, name: &str) -> bool {
+    match value {
+        Value::String(s) => s == name,
+        Value::Array(items) => items.iter().any(|v| mentions(v, name)),
+        Value::Object(map) => map.values().any(|v| mentions(v, name)),
+        _ => false,
+    }
+}
+
+/// A per-file status that is not a success, described without applicant data.
+pub fn failed_file(result: &Value) -> Option<String> {
+    let files = json::wrapped(result, "files", "file");
+    files.iter().find_map(|f| {
+        let status = json::text(json::field(f, "status")).unwrap_or_default();
+        let ok = ["success", "ok", "uploaded", "1", "true"]
+            .iter()
+            .any(|s| status.eq_ignore_ascii_case(s));
+        (!ok).then(|| format!("status {status:?}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlation_ids_name_the_application() {
+        assert_eq!(parse_correlation("entrata:100:77"), Some(("100", "77")));
+        assert_eq!(parse_correlation("other:1:2"), None);
+        assert_eq!(parse_correlation("entrata:100"), None);
+    }
+
+    #[test]
+    fn file_names_follow_the_report_bytes() {
+        let a = file_name("905963d4-0649", b"%PDF-1.4 one");
+        assert_eq!(a, file_name("905963d4-0649", b"%PDF-1.4 one"));
+        assert_ne!(a, file_name("905963d4-0649", b"%PDF-1.4 two"));
+        assert!(a.starts_with("payscore-905963d4-0649-") && a.ends_with(".pdf"));
+    }
+
+    #[test]
+    fn a_failed_file_status_is_found_in_a_success_envelope() {
+        let ok =
+            serde_json::json!({"files": {"file": [{"fileName": "a.pdf", "status": "Success"}]}});
+        assert_eq!(failed_file(&ok), None);
+        let bad = serde_json::json!({"files": {"file": {"fileName": "a.pdf", "status": "Failed", "message": "x"}}});
+        assert_eq!(failed_file(&bad).as_deref(), Some("status \"Failed\""));
+    }
+
+    #[test]
+    fn listed_documents_are_found_wherever_the_name_is() {
+        let list = serde_json::json!({"documents": {"document": [{"id": 1, "fileName": "x.pdf"}, {"title": "payscore-a.pdf"}]}});
+        assert!(mentions(&list, "payscore-a.pdf"));
+        assert!(!mentions(&list, "payscore-b.pdf"));
+    }
+}

@@ -1,0 +1,190 @@
+//! `worker`: stateless consumers of the fleet's queues. All state lives in RabbitMQ and in the
+//! two systems of record, so any number of replicas can run.
+//!
+//! [`run`] takes an already-bound admin listener and a shutdown token, so tests start it on
+//! port 0 and stop it at will.
+
+pub mod address;
+pub mod clients;
+pub mod config;
+pub mod consumer;
+pub mod jobs;
+pub mod json;
+pub mod metrics;
+pub mod outcome;
+pub mod properties;
+pub mod replay;
+pub mod settle;
+
+use crate::clients::entrata::EntrataClient;
+use crate::clients::http::Downstream;
+use crate::clients::payscore::PayscoreClient;
+use crate::config::WorkerConfig;
+use crate::consumer::{KeyedLocks, WorkerChannels};
+use crate::jobs::reports::ReportsJob;
+use crate::jobs::screening::ScreeningJob;
+use crate::metrics::WorkerMetrics;
+use crate::settle::Settler;
+use shared::admin::{self, Readiness};
+use shared::amqp::{Publisher, Supervisor, WorkQueue};
+use shared::metrics::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long a confirm for a follow-up, retry or dead letter may take.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Consume until `shutdown` is cancelled, then drain.
+///
+/// Shutdown order: `/readyz` turns 503; the consumers are cancelled; jobs in flight finish
+/// within `SHUTDOWN_GRACE_SECONDS` (less a second for closing); the connection closes, and the
+/// broker redelivers whatever was not acknowledged.
+pub async fn run(
+    config: WorkerConfig,
+    admin_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    let metrics = Metrics::new();
+    let worker_metrics = WorkerMetrics::register(&metrics);
+    let readiness = Readiness::new();
+    let stop_admin = CancellationToken::new();
+    let admin = tokio::spawn(admin::serve(
+        admin_listener,
+        metrics.clone(),
+        readiness.clone(),
+        stop_admin.clone(),
+    ));
+
+    let topology = config.common.amqp.topology();
+    let queues: Vec<(WorkQueue, String, u16)> = vec![
+        (
+            WorkQueue::Screenings,
+            topology.queue(WorkQueue::Screenings),
+            config.prefetch,
+        ),
+        (
+            WorkQueue::Reports,
+            topology.queue(WorkQueue::Reports),
+            config.reports_prefetch,
+        ),
+    ];
+    let stop_amqp = CancellationToken::new();
+    let publish_channels = config.common.amqp.publish_channels;
+    let supervisor = Supervisor::spawn(
+        config.common.amqp.clone(),
+        "worker",
+        metrics.clone(),
+        readiness.clone(),
+        stop_amqp.clone(),
+        move |connection| {
+            let queues = queues.clone();
+            async move { WorkerChannels::open(&connection, publish_channels, &queues).await }
+        },
+    );
+
+    let settler = Arc::new(Settler {
+        publisher: Publisher::new(supervisor.sessions(), CONFIRM_TIMEOUT),
+        topology,
+        policy: config.retry.clone(),
+        in_process_retries: config.in_process_retries,
+        in_process_max_wait: config.in_process_max_wait,
+    });
+    let entrata = Arc::new(EntrataClient::new(
+        Downstream::new("entrata", config.entrata_timeout, worker_metrics.clone()),
+        config.entrata_base_url.clone(),
+        config.entrata_api_key.clone(),
+        config.property_cache_ttl,
+    ));
+    let payscore = Arc::new(PayscoreClient::new(
+        Downstream::new("payscore", config.payscore_timeout, worker_metrics.clone()),
+        config.payscore_base_url.clone(),
+        config.payscore_client_id.clone(),
+        config.payscore_secret_key.clone(),
+        config.payscore_token_refresh,
+        config.lookup,
+    ));
+    let screening = Arc::new(ScreeningJob {
+        config: config.clone(),
+        entrata: entrata.clone(),
+        payscore: payscore.clone(),
+        metrics: worker_metrics.clone(),
+    });
+    let reports = Arc::new(ReportsJob {
+        config: config.clone(),
+        entrata: entrata.clone(),
+        payscore: payscore.clone(),
+        metrics: worker_metrics.clone(),
+    });
+    tracing::info!(
+        version = shared::VERSION,
+        properties = config.properties.len(),
+        prefetch = config.prefetch,
+        "worker starting"
+    );
+
+    let tracker = TaskTracker::new();
+    // One lock map per queue for the life of the process, across reconnections.
+    let (screening_locks, reports_locks) = (
+        Arc::new(KeyedLocks::default()),
+        Arc::new(KeyedLocks::default()),
+    );
+    let mut sessions = supervisor.sessions();
+    loop {
+        let session = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = sessions.changed() => {
+                if changed.is_err() { break }
+                match sessions.borrow_and_update().clone() {
+                    Some(session) => session,
+                    None => continue,
+                }
+            }
+        };
+        tracing::info!("consuming");
+        tokio::join!(
+            consumer::consume(
+                session.clone(),
+                screening.clone(),
+                screening_locks.clone(),
+                settler.clone(),
+                worker_metrics.clone(),
+                tracker.clone(),
+                shutdown.clone(),
+            ),
+            consumer::consume(
+                session.clone(),
+                reports.clone(),
+                reports_locks.clone(),
+                settler.clone(),
+                worker_metrics.clone(),
+                tracker.clone(),
+                shutdown.clone(),
+            ),
+        );
+        if shutdown.is_cancelled() {
+            break;
+        }
+        tracing::warn!("consumers stopped; waiting for the next connection");
+    }
+
+    readiness.start_draining();
+    let grace = config
+        .common
+        .shutdown_grace
+        .saturating_sub(Duration::from_secs(1));
+    if !consumer::drain(&tracker, grace).await {
+        tracing::warn!(
+            "jobs still in flight at the end of the grace period; the broker will redeliver them"
+        );
+    }
+    stop_amqp.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(1), supervisor.join()).await;
+    stop_admin.cancel();
+    let _ = tokio::time::timeout(Duration::from_millis(500), admin).await;
+    tracing::info!("worker stopped");
+    Ok(())
+}

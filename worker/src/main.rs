@@ -1,0 +1,82 @@
+//! `worker`: read configuration, start telemetry, bind the admin port, run, map the result to
+//! an exit code. `worker replay …` moves dead letters back into their work queue.
+
+use shared::amqp::AmqpConfig;
+use shared::config::{EXIT_CONFIG, ProcessEnv};
+use std::process::ExitCode;
+use worker::config::WorkerConfig;
+use worker::replay::{ReplayArgs, replay};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => serve(),
+        Some("replay") => replay_dead_letters(&args[1..]),
+        Some(other) => {
+            eprintln!(
+                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`)"
+            );
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn serve() -> ExitCode {
+    let config = match WorkerConfig::from_env(&ProcessEnv) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("worker: configuration error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    shared::telemetry::init(config.common.log_format);
+    let result = runtime().block_on(async {
+        let shutdown = shared::shutdown::on_signals();
+        let admin = tokio::net::TcpListener::bind(config.common.admin_listen).await?;
+        worker::run(config, admin, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "worker failed");
+            eprintln!("worker: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn replay_dead_letters(args: &[String]) -> ExitCode {
+    let (config, args) = match (AmqpConfig::from_env(&ProcessEnv), ReplayArgs::parse(args)) {
+        (Ok(config), Ok(args)) => (config, args),
+        (Err(error), _) => {
+            eprintln!("worker replay: configuration error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        (_, Err(error)) => {
+            eprintln!("worker replay: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match runtime().block_on(replay(&config, &args)) {
+        Ok(report) => {
+            let verb = if args.dry_run {
+                "would replay"
+            } else {
+                "replayed"
+            };
+            println!(
+                "{verb}: {:?}; left in place: {:?}",
+                report.replayed, report.skipped
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("worker replay: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().expect("the tokio runtime starts")
+}

@@ -1,0 +1,285 @@
+//! Turning a job's [`Outcome`] into durable AMQP actions: in-process retries first, then a
+//! confirmed follow-up, retry copy or dead letter, and only then the acknowledgement.
+
+use crate::consumer::{Handler, WorkerChannels};
+use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
+use lapin::BasicProperties;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use shared::amqp::{Outgoing, PublishError, Publisher, Topology, WorkQueue};
+use shared::envelope::headers as h;
+use shared::retry::{self, NextStep, RetryPolicy};
+use std::time::Duration;
+
+/// How many rate-limit waits one delivery may sit out in process before it goes to a wait queue.
+const MAX_IN_PROCESS_THROTTLES: u32 = 3;
+
+/// Applies outcomes.
+#[derive(Debug)]
+pub struct Settler {
+    /// Confirmed publisher on the worker's connection.
+    pub publisher: Publisher<WorkerChannels>,
+    /// Queue names.
+    pub topology: Topology,
+    /// The retry schedule.
+    pub policy: RetryPolicy,
+    /// Quick retries before a wait queue.
+    pub in_process_retries: usize,
+    /// Longest `Retry-After` or rate-limit reset waited out in process.
+    pub in_process_max_wait: Duration,
+}
+
+impl Settler {
+    /// Run the handler, retrying transient failures in process a few times (seconds).
+    pub async fn run<H: Handler>(&self, handler: &H, job: &Job) -> Outcome {
+        let mut backoff = retry::in_process(self.in_process_retries);
+        let mut throttles = 0;
+        let mut job = job.clone();
+        loop {
+            let outcome = handler.handle(&job).await;
+            job.tries += 1;
+            let wait = match &outcome {
+                // Trying again at once could repeat a create that did happen: wait for the
+                // schedule, then look again.
+                Outcome::Retry(failure) if failure.outcome_unknown => return outcome,
+                Outcome::Retry(failure) => match (backoff.next(), failure.retry_after) {
+                    (None, _) => return outcome,
+                    (Some(_), Some(after)) if after > self.in_process_max_wait => return outcome,
+                    (Some(delay), after) => delay.max(after.unwrap_or_default()),
+                },
+                Outcome::Throttle { until, .. }
+                    if *until <= self.in_process_max_wait
+                        && throttles < MAX_IN_PROCESS_THROTTLES =>
+                {
+                    throttles += 1;
+                    *until
+                }
+                _ => return outcome,
+            };
+            tracing::debug!(message_id = %job.message_id, wait_ms = wait.as_millis() as u64, "retrying in process");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Make the outcome durable, then acknowledge. Returns the `outcome` metric label.
+    pub async fn settle(
+        &self,
+        delivery: &Delivery,
+        job: &Job,
+        queue: WorkQueue,
+        outcome: Outcome,
+    ) -> &'static str {
+        let result = match outcome {
+            Outcome::Done(follow_up) => self.follow_up(follow_up).await.map(|()| "done"),
+            Outcome::Duplicate(follow_up) => self.follow_up(follow_up).await.map(|()| "duplicate"),
+            Outcome::Reschedule(check) => self.follow_up(Some(check)).await.map(|()| "rescheduled"),
+            Outcome::Ignored(why) => {
+                tracing::info!(message_id = %job.message_id, why, "ignored");
+                Ok("ignored")
+            }
+            Outcome::Expired(why) => {
+                tracing::info!(message_id = %job.message_id, why, "stopped: expired");
+                Ok("expired")
+            }
+            Outcome::Retry(failure) => {
+                match self
+                    .policy
+                    .next(job.attempt + 1, failure.retry_after, fastrand::f64())
+                {
+                    NextStep::RetryAfter { delay, attempt } => self
+                        .retry(delivery, job, queue, delay, attempt, &failure)
+                        .await
+                        .map(|()| "retried"),
+                    NextStep::Exhausted => self
+                        .dead(
+                            delivery,
+                            job,
+                            queue,
+                            DeadReason::RetriesExhausted,
+                            &describe(&failure),
+                        )
+                        .await
+                        .map(|()| "dead_lettered"),
+                }
+            }
+            Outcome::Throttle { until, failure } => {
+                let delay = self.policy.throttle(until);
+                self.retry(delivery, job, queue, delay, job.attempt, &failure)
+                    .await
+                    .map(|()| "throttled")
+            }
+            Outcome::Dead { reason, detail } => self
+                .dead(delivery, job, queue, reason, &detail)
+                .await
+                .map(|()| "dead_lettered"),
+        };
+        match result {
+            Ok(label) => {
+                if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+                    // The broker redelivers it; every job is idempotent.
+                    tracing::warn!(message_id = %job.message_id, error = %error, "ack failed; the delivery will come again");
+                }
+                label
+            }
+            Err(error) => {
+                tracing::warn!(message_id = %job.message_id, error = %error, "outcome not stored; giving the delivery back");
+                // Not at once: whatever failed (the broker, most likely) needs a moment.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..BasicNackOptions::default()
+                    })
+                    .await;
+                "requeued"
+            }
+        }
+    }
+
+    async fn follow_up(&self, follow_up: Option<FollowUp>) -> Result<(), PublishError> {
+        let Some(f) = follow_up else { return Ok(()) };
+        let tier = self.topology.tier_for(f.queue, f.delay);
+        let mut headers = FieldTable::default();
+        headers.insert(h::SOURCE.into(), text("worker"));
+        headers.insert(
+            h::RECEIVED_AT.into(),
+            AMQPValue::LongLongInt(shared::envelope::now_millis()),
+        );
+        headers.insert(
+            h::TRACEPARENT.into(),
+            text(&shared::envelope::traceparent(None)),
+        );
+        let properties = BasicProperties::default()
+            .with_message_id(uuid::Uuid::now_v7().to_string().into())
+            .with_content_type("application/json".into())
+            .with_type(f.kind.into())
+            .with_timestamp((shared::envelope::now_millis() / 1000) as u64)
+            .with_expiration(millis(f.delay))
+            .with_headers(headers);
+        self.publisher
+            .publish(Outgoing {
+                exchange: "",
+                routing_key: &tier.queue,
+                body: &f.body,
+                properties,
+            })
+            .await
+    }
+
+    async fn retry(
+        &self,
+        delivery: &Delivery,
+        job: &Job,
+        queue: WorkQueue,
+        delay: Duration,
+        attempt: u32,
+        failure: &Failure,
+    ) -> Result<(), PublishError> {
+        let tier = self.topology.tier_for(queue, delay);
+        let detail = describe(failure);
+        tracing::warn!(
+            message_id = %job.message_id, attempt, class = failure.class,
+            delay_ms = delay.as_millis() as u64, wait_queue = %tier.queue, "retrying later"
+        );
+        let properties = copy(delivery, |headers| {
+            headers.insert(
+                h::ATTEMPT.into(),
+                AMQPValue::LongLongInt(i64::from(attempt)),
+            );
+            if !headers.contains_key(h::FIRST_ERROR) {
+                headers.insert(h::FIRST_ERROR.into(), text(&detail));
+            }
+            headers.insert(h::LAST_ERROR.into(), text(&detail));
+        })
+        .with_expiration(millis(delay));
+        self.publisher
+            .publish(Outgoing {
+                exchange: "",
+                routing_key: &tier.queue,
+                body: &delivery.data,
+                properties,
+            })
+            .await
+    }
+
+    async fn dead(
+        &self,
+        delivery: &Delivery,
+        job: &Job,
+        queue: WorkQueue,
+        reason: DeadReason,
+        detail: &str,
+    ) -> Result<(), PublishError> {
+        tracing::warn!(message_id = %job.message_id, reason = reason.as_str(), detail, "dead-lettered");
+        let properties = copy(delivery, |headers| {
+            headers.insert(
+                h::ATTEMPT.into(),
+                AMQPValue::LongLongInt(i64::from(job.attempt)),
+            );
+            headers.insert(h::DEAD_REASON.into(), text(reason.as_str()));
+            if !headers.contains_key(h::FIRST_ERROR) {
+                headers.insert(h::FIRST_ERROR.into(), text(detail));
+            }
+            headers.insert(h::LAST_ERROR.into(), text(detail));
+        });
+        let dead = self.topology.dead_queue(queue);
+        self.publisher
+            .publish(Outgoing {
+                exchange: "",
+                routing_key: &dead,
+                body: &delivery.data,
+                properties,
+            })
+            .await
+    }
+}
+
+/// The delivery's properties (same `message_id`, body untouched) without the broker's own
+/// dead-lettering headers: re-published copies must not carry `x-death`, or the broker's
+/// cycle detection may drop them.
+fn copy(delivery: &Delivery, edit: impl FnOnce(&mut FieldTable)) -> BasicProperties {
+    let p = &delivery.properties;
+    let mut headers = FieldTable::default();
+    if let Some(existing) = p.headers() {
+        for (key, value) in existing {
+            let k = key.as_str();
+            let broker_owned = k == "x-death"
+                || k.starts_with("x-first-death")
+                || k.starts_with("x-last-death")
+                || k == "x-delivery-count";
+            if !broker_owned {
+                headers.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    edit(&mut headers);
+    let mut properties = BasicProperties::default().with_headers(headers);
+    if let Some(id) = p.message_id() {
+        properties = properties.with_message_id(id.clone());
+    }
+    if let Some(ct) = p.content_type() {
+        properties = properties.with_content_type(ct.clone());
+    }
+    if let Some(ts) = p.timestamp() {
+        properties = properties.with_timestamp(*ts);
+    }
+    if let Some(kind) = p.kind() {
+        properties = properties.with_type(kind.clone());
+    }
+    properties
+}
+
+fn describe(failure: &Failure) -> String {
+    let mut detail = format!("{}: {}", failure.class, failure.detail);
+    detail.truncate(1000);
+    detail
+}
+
+fn text(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
+}
+
+fn millis(d: Duration) -> ShortString {
+    d.as_millis().max(1).to_string().into()
+}
