@@ -1,0 +1,315 @@
+//! Accepted deliveries: what lands in the queue, byte for byte, and under load.
+
+use fleet_tests::TestBroker;
+use fleet_tests::broker::header_text;
+use fleet_tests::ingest::{IngestHandle, PASSWORD, USER, sign};
+use lapin::types::AMQPValue;
+use shared::amqp::WorkQueue;
+use std::collections::HashSet;
+
+fn header<'a>(m: &'a lapin::message::BasicGetMessage, key: &str) -> Option<&'a AMQPValue> {
+    m.delivery.properties.headers().as_ref()?.inner().get(key)
+}
+
+fn header_str(m: &lapin::message::BasicGetMessage, key: &str) -> String {
+    header_text(m, key).unwrap_or_else(|| panic!("header {key} is {:?}", header(m, key)))
+}
+
+#[tokio::test]
+async fn an_entrata_delivery_with_basic_auth_is_queued_byte_for_byte() {
+    let broker = TestBroker::new("entrata-basic").await;
+    let ingest = IngestHandle::start_ready(&broker).await;
+    // Deliberately odd bytes: whitespace, key order and unicode must survive untouched.
+    let body = "{ \"eventType\":\"ApplicationSubmitted\",  \"propertyId\": 42,\n\"n\":\"Zoë\" }";
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/entrata", ingest.url))
+        .basic_auth(USER, Some(PASSWORD))
+        .header("content-type", "application/json")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 202);
+    let answer: serde_json::Value = response.json().await.expect("json");
+    let id = answer["id"].as_str().expect("id").to_owned();
+
+    let queue = broker.topology().queue(WorkQueue::Screenings);
+    let message = broker.get(&queue).await.expect("a message in screenings");
+    assert_eq!(message.delivery.data, body.as_bytes());
+    assert_eq!(message.delivery.routing_key.as_str(), "entrata.application");
+    let p = &message.delivery.properties;
+    assert_eq!(
+        p.message_id().as_ref().map(|s| s.as_str()),
+        Some(id.as_str())
+    );
+    assert_eq!(
+        p.content_type().as_ref().map(|s| s.as_str()),
+        Some("application/json")
+    );
+    assert_eq!(*p.delivery_mode(), Some(2));
+    assert!(p.timestamp().is_some_and(|t| t > 1_600_000_000));
+    assert_eq!(header_str(&message, "x-source"), "entrata");
+    assert!(
+        matches!(header(&message, "x-received-at"), Some(AMQPValue::LongLongInt(ms)) if *ms > 1_600_000_000_000)
+    );
+    let traceparent = header_str(&message, "traceparent");
+    assert!(
+        traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{traceparent}"
+    );
+    // x-delivery-count is the quorum queue's own; everything else is ours.
+    let keys: Vec<_> = p
+        .headers()
+        .as_ref()
+        .expect("headers")
+        .inner()
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .filter(|k| k != "x-delivery-count")
+        .collect();
+    assert_eq!(
+        keys,
+        ["traceparent", "x-received-at", "x-source"],
+        "no credential is copied"
+    );
+    assert!(broker.get(&queue).await.is_none(), "exactly one message");
+    ingest.stop().await;
+}
+
+#[tokio::test]
+async fn a_payscore_delivery_with_a_valid_signature_is_routed_by_its_code() {
+    let broker = TestBroker::new("payscore-signed").await;
+    let ingest = IngestHandle::start_ready(&broker).await;
+    let body = br#"{"code": "SCREENING_GROUP_COMPLETED", "screening_group_id": "905963d4"}"#;
+    let client = reqwest::Client::new();
+    for signature in [sign(body), sign(body).to_uppercase()] {
+        let response = client
+            .post(format!("{}/webhooks/payscore", ingest.url))
+            .header("Verification-Signature", signature)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 202);
+    }
+    let queue = broker.topology().queue(WorkQueue::Reports);
+    let messages = broker.drain(&queue).await;
+    assert_eq!(messages.len(), 2);
+    for m in &messages {
+        assert_eq!(m.delivery.data, body);
+        assert_eq!(
+            m.delivery.routing_key.as_str(),
+            "payscore.screening_group_completed"
+        );
+        assert_eq!(header_str(m, "x-source"), "payscore");
+        let keys: Vec<_> = m
+            .delivery
+            .properties
+            .headers()
+            .as_ref()
+            .expect("headers")
+            .inner()
+            .keys()
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        assert!(!keys.iter().any(|k| k.contains("signature")), "{keys:?}");
+    }
+    // A signed body without a usable code still lands, as payscore.unknown.
+    let odd = b"not json at all";
+    let response = client
+        .post(format!("{}/webhooks/payscore", ingest.url))
+        .header("Verification-Signature", sign(odd))
+        .body(odd.to_vec())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 202);
+    let m = broker.get(&queue).await.expect("message");
+    assert_eq!(m.delivery.routing_key.as_str(), "payscore.unknown");
+    assert_eq!(m.delivery.data, odd);
+    ingest.stop().await;
+}
+
+#[tokio::test]
+async fn five_hundred_concurrent_deliveries_are_all_queued_with_unique_ids() {
+    let broker = TestBroker::new("concurrent").await;
+    let ingest = IngestHandle::start_ready(&broker).await;
+    let client = reqwest::Client::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..500 {
+        let client = client.clone();
+        let url = format!("{}/webhooks/entrata", ingest.url);
+        tasks.spawn(async move {
+            let response = client
+                .post(url)
+                .header("X-Webhook-Token", fleet_tests::ingest::TOKEN)
+                .body(format!("{{\"applicationId\": {i}}}"))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), 202);
+            let answer: serde_json::Value = response.json().await.expect("json");
+            answer["id"].as_str().expect("id").to_owned()
+        });
+    }
+    let mut answered = HashSet::new();
+    while let Some(id) = tasks.join_next().await {
+        answered.insert(id.expect("task"));
+    }
+    assert_eq!(answered.len(), 500, "ids are unique");
+    let queue = broker.topology().queue(WorkQueue::Screenings);
+    let messages = broker.drain(&queue).await;
+    let queued: HashSet<String> = messages
+        .iter()
+        .map(|m| {
+            m.delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .expect("id")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(messages.len(), 500);
+    assert_eq!(queued, answered);
+    ingest.stop().await;
+}
+
+#[tokio::test]
+async fn an_unroutable_publish_is_not_acknowledged_to_the_sender() {
+    let broker = TestBroker::new("unroutable").await;
+    let ingest = IngestHandle::start_ready(&broker).await;
+    // Take the screenings binding away: the broker returns the message (basic.return) and
+    // then acks it; that must be a 503, not a 202.
+    let topology = broker.topology();
+    let connection =
+        lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
+            .await
+            .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .queue_unbind(
+            topology.queue(WorkQueue::Screenings).into(),
+            topology.exchange().into(),
+            "entrata.#".into(),
+            Default::default(),
+        )
+        .await
+        .expect("unbind");
+    let response = reqwest::Client::new()
+        .post(format!("{}/webhooks/entrata", ingest.url))
+        .basic_auth(USER, Some(PASSWORD))
+        .body("{}")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    let _ = connection.close(200, "done".into()).await;
+    ingest.stop().await;
+}
+
+#[tokio::test]
+async fn the_entrata_simulators_submitted_application_is_accepted_and_queued_by_ingest() {
+    let broker = TestBroker::new("sandbox-submit").await;
+    let ingest = IngestHandle::start_ready(&broker).await;
+    let mut config = sandbox::SandboxConfig::default();
+    config.ingest = sandbox::IngestTarget {
+        url: Some(format!("{}/webhooks/entrata", ingest.url)),
+        username: Some(USER.into()),
+        password: Some(shared::config::Secret::new(PASSWORD)),
+        token: None,
+    };
+    let sandbox = sandbox::Sandbox::start(config).await.expect("sandbox");
+    let submitted = sandbox
+        .control()
+        .submit_application(&Default::default())
+        .await
+        .expect("submit");
+    let webhook = submitted.webhook.expect("a webhook was sent");
+    assert_eq!(webhook.status, Some(202));
+    let queue = broker.topology().queue(WorkQueue::Screenings);
+    let message = broker.get(&queue).await.expect("queued");
+    assert_eq!(message.delivery.data, webhook.payload.as_bytes());
+    let answer: serde_json::Value =
+        serde_json::from_str(webhook.body.as_deref().unwrap_or("{}")).expect("json");
+    assert_eq!(
+        answer["id"].as_str(),
+        message
+            .delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.as_str())
+    );
+    sandbox.shutdown().await;
+    ingest.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_unroutable_publishes_are_never_counted_as_stored() {
+    use shared::amqp::{Outgoing, PublishChannels, PublishError, Publisher, Supervisor};
+    let broker = TestBroker::new("returns").await;
+    let env: std::collections::HashMap<String, String> = broker.env().into_iter().collect();
+    let config = shared::amqp::AmqpConfig::from_env(&env).expect("config");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let supervisor = Supervisor::spawn(
+        config.clone(),
+        "returns-test",
+        shared::metrics::Metrics::new(),
+        shared::admin::Readiness::new(),
+        stop.clone(),
+        |connection| async move { PublishChannels::open(&connection, 2).await },
+    );
+    let publisher = Publisher::new(supervisor.sessions(), std::time::Duration::from_secs(5));
+    fleet_tests::eventually(std::time::Duration::from_secs(10), "connected", || async {
+        publisher.is_connected().then_some(())
+    })
+    .await;
+    let exchange = broker.topology().exchange();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200u32 {
+        let (publisher, exchange) = (publisher.clone(), exchange.clone());
+        tasks.spawn(async move {
+            // Every fifth message has no queue to go to.
+            let key = if i % 5 == 0 {
+                "nowhere.at.all"
+            } else {
+                "entrata.application"
+            };
+            let properties =
+                lapin::BasicProperties::default().with_message_id(i.to_string().into());
+            let result = publisher
+                .publish(Outgoing {
+                    exchange: &exchange,
+                    routing_key: key,
+                    body: b"{}",
+                    properties,
+                })
+                .await;
+            (i, result)
+        });
+    }
+    let mut stored = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let (i, result) = joined.expect("task");
+        if i % 5 == 0 {
+            assert!(
+                matches!(result, Err(PublishError::Returned { .. })),
+                "message {i}: {result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "message {i}: {result:?}");
+            stored += 1;
+        }
+    }
+    let queue = broker.topology().queue(WorkQueue::Screenings);
+    assert_eq!(broker.drain(&queue).await.len(), stored);
+    stop.cancel();
+    supervisor.join().await;
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real binaries' `run` (or the binaries themselves) against the real
+//! RabbitMQ, each test in its own `AMQP_PREFIX`.
+
+mod ingest_auth;
+mod ingest_delivery;
+mod ingest_resilience;
+mod journey;
+mod reports;
+mod screening;
+mod screening_failures;
+mod screening_resilience;

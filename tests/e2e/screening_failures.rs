@@ -1,0 +1,247 @@
+//! The screening job when things go wrong: Payscore failing, hanging or refusing, Entrata
+//! rate-limiting, lookups failing.
+
+use fleet_tests::broker::header_text;
+use fleet_tests::fleet::{Fleet, FleetOptions};
+use sandbox::Scripted;
+use sandbox::core::Simulator;
+use sandbox::entrata::submit::SubmitOptions;
+use shared::amqp::WorkQueue;
+
+const SERIES_DONE: &str = r#"worker_jobs_total{outcome="done",queue="screenings"}"#;
+const SERIES_RETRIED: &str = r#"worker_jobs_total{outcome="retried",queue="screenings"}"#;
+
+#[tokio::test]
+async fn payscore_failing_twice_is_retried_and_a_429_retry_after_is_respected() {
+    let fleet = Fleet::start("retries", FleetOptions::default()).await;
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "create_group",
+            Scripted::status(2, 500),
+        )
+        .await
+        .expect("fault");
+    let a = fleet.submit(100001).await;
+    fleet.one_group(a.property_id, a.application_id).await;
+    // A 500 may hide a create that happened: no quick retry, each goes through a wait queue.
+    assert_eq!(
+        fleet.worker().sample(SERIES_RETRIED).await,
+        2.0,
+        "two trips through a wait queue"
+    );
+    assert_eq!(fleet.worker().sample(SERIES_DONE).await, 1.0);
+    let statuses: Vec<_> = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("create_group"))
+        .await
+        .expect("calls")
+        .iter()
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(statuses, [Some(500), Some(500), Some(201)]);
+
+    fleet
+        .control()
+        .clear_calls(Simulator::Payscore)
+        .await
+        .expect("clear");
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "create_group",
+            Scripted::status(1, 429).with_retry_after(2),
+        )
+        .await
+        .expect("fault");
+    let b = fleet.submit(100002).await;
+    fleet.one_group(b.property_id, b.application_id).await;
+    let calls = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("create_group"))
+        .await
+        .expect("calls");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].status, Some(429));
+    let waited = calls[1].received_at_ms - calls[0].received_at_ms;
+    assert!(
+        waited >= 2000,
+        "no call before Retry-After passed (waited {waited} ms)"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn permanent_failures_are_dead_lettered_at_once_with_their_reason() {
+    let fleet = Fleet::start("permanent", FleetOptions::default()).await;
+    let rejected = fleet
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(100001),
+            nonexistent_email: true,
+            every_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect("submit");
+    let message = fleet
+        .dead_letter(WorkQueue::Screenings, "payscore_rejected")
+        .await;
+    let last_error = header_text(&message, "x-last-error").unwrap_or_default();
+    assert!(
+        !last_error.contains('@'),
+        "no email in headers: {last_error}"
+    );
+    assert_eq!(
+        message.delivery.data,
+        rejected.webhook.expect("webhook").payload.as_bytes(),
+        "body intact"
+    );
+    let creates = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("create_group"))
+        .await
+        .expect("calls");
+    assert_eq!(creates.len(), 1, "a 400 is not retried");
+
+    fleet
+        .control()
+        .clear_calls(Simulator::Payscore)
+        .await
+        .expect("clear");
+    fleet
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(100002),
+            without_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect("submit");
+    fleet
+        .dead_letter(WorkQueue::Screenings, "no_applicant_email")
+        .await;
+    let creates = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("create_group"))
+        .await
+        .expect("calls");
+    assert!(creates.is_empty(), "Payscore is not called without emails");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn an_exhausted_entrata_rate_limit_delays_the_job_until_the_reset() {
+    let fleet = Fleet::start(
+        "rate-limit",
+        FleetOptions {
+            env: vec![("WORKER_INPROCESS_MAX_WAIT_MS", "500".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    fleet
+        .control()
+        .exhaust_rate_limit(None, 3)
+        .await
+        .expect("exhaust");
+    let exhausted_at = shared::envelope::now_millis();
+    let a = fleet.submit(100003).await;
+    let group = fleet.one_group(a.property_id, a.application_id).await;
+    assert!(
+        group.created_at_ms as i64 >= exhausted_at + 2500,
+        "created {} ms after the budget was spent",
+        group.created_at_ms as i64 - exhausted_at
+    );
+    let throttled = r#"worker_jobs_total{outcome="throttled",queue="screenings"}"#;
+    let leads = fleet
+        .control()
+        .calls(Simulator::Entrata, Some("leads/getLeads"))
+        .await
+        .expect("calls");
+    let hammered = leads.iter().filter(|c| c.status == Some(429)).count();
+    assert!(
+        hammered <= 2,
+        "the worker waits for the reset instead of hammering ({hammered} 429s)"
+    );
+    assert_eq!(
+        fleet.worker().sample(SERIES_RETRIED).await,
+        0.0,
+        "a rate limit spends no attempt"
+    );
+    // The reset (3 s) is longer than this fleet waits in process: it went through a wait queue.
+    assert_eq!(fleet.worker().sample(throttled).await, 1.0);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_hanging_payscore_times_out_and_a_late_answered_create_stays_one_group() {
+    let fleet = Fleet::start("hanging", FleetOptions::default()).await;
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "create_group",
+            Scripted::action(1, sandbox::ScriptedAction::Hang),
+        )
+        .await
+        .expect("fault");
+    let a = fleet.submit(100001).await;
+    fleet.one_group(a.property_id, a.application_id).await;
+
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "create_group",
+            Scripted::action(1, sandbox::ScriptedAction::HangAfterHandling),
+        )
+        .await
+        .expect("fault");
+    let b = fleet.submit(100002).await;
+    fleet.one_group(b.property_id, b.application_id).await;
+    fleet.worker().wait_for(SERIES_DONE, 2.0).await;
+    assert_eq!(
+        fleet.group_count(b.property_id, b.application_id).await,
+        1,
+        "no second group after the lost answer"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_lookup_never_lets_a_group_be_created_blind() {
+    let fleet = Fleet::start("lookup-404", FleetOptions::default()).await;
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "applicant_groups",
+            Scripted::status(2, 404),
+        )
+        .await
+        .expect("fault");
+    let a = fleet.submit(100002).await;
+    fleet.one_group(a.property_id, a.application_id).await;
+    let lookups = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("applicant_groups"))
+        .await
+        .expect("calls");
+    let creates = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("create_group"))
+        .await
+        .expect("calls");
+    assert_eq!(lookups[0].status, Some(404));
+    assert_eq!(lookups[1].status, Some(404));
+    assert_eq!(creates.len(), 1);
+    assert!(
+        creates[0].received_at_ms >= lookups[2].received_at_ms,
+        "created only after a lookup answered"
+    );
+    assert_eq!(fleet.worker().sample(SERIES_RETRIED).await, 1.0);
+    fleet.stop().await;
+}

@@ -1,0 +1,247 @@
+//! The screening job through worker crashes, broker connection losses and dead-letter replay.
+
+use fleet_tests::eventually;
+use fleet_tests::fleet::{Fleet, FleetOptions};
+use fleet_tests::process::{Running, binary, free_port};
+use sandbox::core::Simulator;
+use sandbox::entrata::submit::SubmitOptions;
+use sandbox::{Faults, Latency};
+use shared::amqp::WorkQueue;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn spawn_worker(fleet: &Fleet, admin_port: u16) -> Running {
+    Command::new(binary("worker"))
+        .envs(&fleet.worker_env)
+        .env("ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
+        .stdout(std::fs::File::create(format!("/tmp/worker-{admin_port}.log")).expect("log"))
+        .stderr(Stdio::null())
+        .spawn()
+        .map(Running)
+        .expect("start worker")
+}
+
+async fn ready(admin_port: u16) {
+    eventually(Duration::from_secs(20), "worker ready", || async move {
+        let r = reqwest::get(format!("http://127.0.0.1:{admin_port}/readyz"))
+            .await
+            .ok()?;
+        r.status().is_success().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_flight_and_restarted_leaves_exactly_one_group_per_application() {
+    let fleet = Fleet::start(
+        "sigkill",
+        FleetOptions {
+            start_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Slow, spread-out creates keep jobs in flight when the worker dies.
+    let slow = Faults {
+        latency: Some(Latency::Uniform {
+            min_ms: 200,
+            max_ms: 1800,
+        }),
+        ..Default::default()
+    };
+    fleet
+        .control()
+        .set_faults(Simulator::Payscore, "create_group", slow)
+        .await
+        .expect("faults");
+    let admin = free_port();
+    let mut first = spawn_worker(&fleet, admin);
+    ready(admin).await;
+    let mut submitted = Vec::new();
+    for i in 0..12u64 {
+        let options = SubmitOptions {
+            property_id: Some(100001 + i % 4),
+            every_email: true,
+            ..Default::default()
+        };
+        submitted.push(
+            fleet
+                .control()
+                .submit_application(&options)
+                .await
+                .expect("submit"),
+        );
+    }
+    eventually(Duration::from_secs(30), "a few groups created", || async {
+        (fleet.control().groups().await.ok()?.len() >= 2).then_some(())
+    })
+    .await;
+    first.0.kill().expect("SIGKILL");
+    first.0.wait().expect("reaped");
+    assert!(
+        fleet.control().groups().await.expect("groups").len() < 12,
+        "jobs were still in flight"
+    );
+
+    let admin = free_port();
+    let second = spawn_worker(&fleet, admin);
+    ready(admin).await;
+    for s in &submitted {
+        fleet.one_group(s.property_id, s.application_id).await;
+    }
+    // Let redeliveries settle: nothing left in the queue, nothing in flight.
+    let queue = fleet.broker.topology().queue(WorkQueue::Screenings);
+    eventually(Duration::from_secs(30), "the queue drained", || async {
+        let metrics = reqwest::get(format!("http://127.0.0.1:{admin}/metrics"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let idle = metrics.contains(r#"worker_in_flight{queue="screenings"} 0"#);
+        (idle && fleet.broker.count(&queue).await == 0).then_some(())
+    })
+    .await;
+    for s in &submitted {
+        assert_eq!(
+            fleet.group_count(s.property_id, s.application_id).await,
+            1,
+            "application {}",
+            s.application_id
+        );
+    }
+    drop(second);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn after_the_broker_closes_its_connections_the_worker_consumes_again_by_itself() {
+    let fleet = Fleet::start("worker-conn", FleetOptions::default()).await;
+    let a = fleet.submit(100001).await;
+    fleet.one_group(a.property_id, a.application_id).await;
+
+    assert!(
+        fleet.broker.close_connections() >= 2,
+        "ingest's and the worker's connections"
+    );
+    let client = reqwest::Client::new();
+    let readyz = format!("{}/readyz", fleet.worker().admin_url);
+    eventually(Duration::from_secs(20), "worker ready again", || async {
+        client
+            .get(&readyz)
+            .send()
+            .await
+            .ok()?
+            .status()
+            .is_success()
+            .then_some(())
+    })
+    .await;
+    fleet.ingest.wait_ready().await;
+    let b = fleet.submit(100002).await;
+    assert_eq!(b.webhook.as_ref().and_then(|w| w.status), Some(202));
+    fleet.one_group(b.property_id, b.application_id).await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn dead_letters_are_replayed_into_their_work_queue_with_a_fresh_schedule() {
+    let fleet = Fleet::start("replay", FleetOptions::default()).await;
+    let dead = fleet.broker.topology().dead_queue(WorkQueue::Screenings);
+    fleet
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(100001),
+            without_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect("submit");
+    fleet
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(100002),
+            nonexistent_email: true,
+            every_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect("submit");
+    eventually(Duration::from_secs(20), "two dead letters", || async {
+        (fleet.broker.count(&dead).await == 2).then_some(())
+    })
+    .await;
+    let config: std::collections::HashMap<String, String> = fleet.worker_env.clone();
+    let amqp = shared::amqp::AmqpConfig::from_env(&config).expect("config");
+
+    let dry = worker::replay::ReplayArgs {
+        queue: WorkQueue::Screenings,
+        reason: None,
+        limit: 100,
+        dry_run: true,
+    };
+    let report = worker::replay::replay(&amqp, &dry).await.expect("dry run");
+    assert_eq!(report.replayed.values().sum::<usize>(), 2);
+    eventually(Duration::from_secs(10), "dry run leaves them", || async {
+        (fleet.broker.count(&dead).await == 2).then_some(())
+    })
+    .await;
+
+    let only = worker::replay::ReplayArgs {
+        queue: WorkQueue::Screenings,
+        reason: Some("no_applicant_email".into()),
+        limit: 100,
+        dry_run: false,
+    };
+    let report = worker::replay::replay(&amqp, &only).await.expect("replay");
+    assert_eq!(report.replayed.get("no_applicant_email"), Some(&1));
+    assert_eq!(report.skipped.get("payscore_rejected"), Some(&1));
+    // The replayed one runs again (and, the email still missing, comes back dead).
+    let dead_series = r#"worker_jobs_total{outcome="dead_lettered",queue="screenings"}"#;
+    fleet.worker().wait_for(dead_series, 3.0).await;
+    eventually(Duration::from_secs(10), "both dead again", || async {
+        (fleet.broker.count(&dead).await == 2).then_some(())
+    })
+    .await;
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_redelivery_after_a_reconnect_waits_for_the_same_applications_job_still_running() {
+    let fleet = Fleet::start("reconnect-inflight", FleetOptions::default()).await;
+    let slow = Faults {
+        latency: Some(Latency::Fixed(1500)),
+        ..Default::default()
+    };
+    fleet
+        .control()
+        .set_faults(Simulator::Payscore, "create_group", slow)
+        .await
+        .expect("faults");
+    let a = fleet.submit(100001).await;
+    // The create is on its way to Payscore: drop the worker's connection under it.
+    eventually(Duration::from_secs(10), "the create in flight", || async {
+        let series = r#"worker_in_flight{queue="screenings"}"#;
+        (fleet.worker().sample(series).await == 1.0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(fleet.broker.close_connections() >= 1);
+    fleet.one_group(a.property_id, a.application_id).await;
+    // The redelivered copy runs after the first finished, finds the group, and stops there.
+    fleet
+        .worker()
+        .wait_for(
+            r#"worker_jobs_total{outcome="duplicate",queue="screenings"}"#,
+            1.0,
+        )
+        .await;
+    assert_eq!(fleet.group_count(a.property_id, a.application_id).await, 1);
+    let creates = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("create_group"))
+        .await
+        .expect("calls");
+    assert_eq!(creates.len(), 1, "Payscore was asked to create once");
+    fleet.stop().await;
+}

@@ -1,0 +1,229 @@
+//! A namespace of its own on the machine's broker for each test: a unique `AMQP_PREFIX`, helpers
+//! to read what landed in a queue, and clean-up of every queue and exchange on drop.
+
+use lapin::message::BasicGetMessage;
+use lapin::options::{
+    BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use shared::amqp::Topology;
+use std::process::Command;
+use std::time::Duration;
+
+/// `AMQP_URL`, or the local default.
+pub fn amqp_url() -> String {
+    std::env::var("AMQP_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+/// One test's namespace on the broker.
+pub struct TestBroker {
+    /// The test's `AMQP_PREFIX`.
+    pub prefix: String,
+    connection: Connection,
+    extra_queues: std::sync::Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for TestBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestBroker")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl TestBroker {
+    /// Connect and pick a unique prefix. Fails the test, saying how to get a broker, when
+    /// none answers.
+    pub async fn new(test: &str) -> Self {
+        let url = amqp_url();
+        let connection = Connection::connect(&url, ConnectionProperties::default())
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "RabbitMQ is not reachable ({e}). Start one with deploy/local/broker.sh, \
+                     or point AMQP_URL at one; the README's test command does this for you."
+                )
+            });
+        let prefix = format!("t.{test}.{:08x}.", fastrand::u32(..));
+        Self {
+            prefix,
+            connection,
+            extra_queues: Default::default(),
+        }
+    }
+
+    /// The topology of this prefix with the default delay tiers.
+    pub fn topology(&self) -> Topology {
+        let env: std::collections::HashMap<String, String> =
+            [("AMQP_PREFIX".to_owned(), self.prefix.clone())].into();
+        shared::amqp::AmqpConfig::from_env(&env)
+            .expect("valid defaults")
+            .topology()
+    }
+
+    /// The environment every service of this test starts with.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AMQP_URL".into(), amqp_url()),
+            ("AMQP_PREFIX".into(), self.prefix.clone()),
+        ]
+    }
+
+    /// Also delete `queue` on clean-up (for queues a test declares itself).
+    pub fn track(&self, queue: String) {
+        self.extra_queues.lock().expect("not poisoned").push(queue);
+    }
+
+    /// Take one message from `queue` (prefixed name), if there is one.
+    pub async fn get(&self, queue: &str) -> Option<BasicGetMessage> {
+        let channel = self.connection.create_channel().await.expect("channel");
+        let message = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get");
+        let _ = channel.close(200, "done".into()).await;
+        message
+    }
+
+    /// Take every message currently in `queue`.
+    pub async fn drain(&self, queue: &str) -> Vec<BasicGetMessage> {
+        let channel = self.connection.create_channel().await.expect("channel");
+        let mut all = Vec::new();
+        while let Some(m) = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+        {
+            all.push(m);
+        }
+        let _ = channel.close(200, "done".into()).await;
+        all
+    }
+
+    /// How many messages `queue` holds now (the queue must exist).
+    pub async fn count(&self, queue: &str) -> u32 {
+        let channel = self.connection.create_channel().await.expect("channel");
+        let count = channel
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("queue {queue} must exist: {e}"))
+            .message_count();
+        let _ = channel.close(200, "done".into()).await;
+        count
+    }
+
+    /// Close, from the broker's side, every connection whose name ends with this test's prefix
+    /// (`ingest@<prefix>`, `worker@<prefix>`). Returns how many were closed.
+    pub fn close_connections(&self) -> usize {
+        let listing = Command::new("rabbitmqctl")
+            .args(["list_connections", "pid", "client_properties", "-q"])
+            .output()
+            .expect("rabbitmqctl must be installed where the broker runs (deploy/local/broker.sh)");
+        let text = String::from_utf8_lossy(&listing.stdout);
+        let needle = format!("@{}\"}}", self.prefix);
+        let mut closed = 0;
+        for line in text.lines().filter(|l| l.contains(&needle)) {
+            let pid = line.split('\t').next().unwrap_or_default();
+            let status = Command::new("rabbitmqctl")
+                .args(["close_connection", pid, "closed by a test", "-q"])
+                .status()
+                .expect("rabbitmqctl close_connection");
+            if status.success() {
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    fn all_queue_names(&self) -> Vec<String> {
+        let mut names = self.topology().all_queues();
+        names.extend(
+            self.extra_queues
+                .lock()
+                .expect("not poisoned")
+                .iter()
+                .cloned(),
+        );
+        // Wait queues of other delay settings: whatever the broker lists under the prefix.
+        if let Ok(listing) = Command::new("rabbitmqctl")
+            .args(["list_queues", "name", "-q"])
+            .output()
+        {
+            names.extend(
+                String::from_utf8_lossy(&listing.stdout)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|n| n.starts_with(&self.prefix))
+                    .map(str::to_owned),
+            );
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        // Clean up on a thread with its own runtime: Drop may run inside or outside one.
+        let names = self.all_queue_names();
+        let exchange = self.topology().exchange();
+        let url = amqp_url();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let Ok(Ok(connection)) = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    Connection::connect(&url, ConnectionProperties::default()),
+                )
+                .await
+                else {
+                    return;
+                };
+                if let Ok(channel) = connection.create_channel().await {
+                    for name in names {
+                        let _ = channel
+                            .queue_delete(name.into(), QueueDeleteOptions::default())
+                            .await;
+                    }
+                    let _ = channel
+                        .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                        .await;
+                }
+                let _ = connection.close(200, "clean-up".into()).await;
+            });
+        })
+        .join();
+    }
+}
+
+/// A text header of a message (`None` when absent or not text).
+pub fn header_text(message: &BasicGetMessage, key: &str) -> Option<String> {
+    match message
+        .delivery
+        .properties
+        .headers()
+        .as_ref()?
+        .inner()
+        .get(key)?
+    {
+        lapin::types::AMQPValue::LongString(s) => {
+            Some(String::from_utf8_lossy(s.as_bytes()).into_owned())
+        }
+        _ => None,
+    }
+}

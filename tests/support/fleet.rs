@@ -1,0 +1,244 @@
+//! The whole fleet in one test: a broker namespace, the sandbox simulators, the real `ingest`
+//! and the real `worker`, wired together exactly as in production except for the base URLs.
+
+use crate::broker::header_text;
+use crate::ingest::{IngestHandle, PASSWORD, USER, default_env};
+use crate::worker::{WorkerHandle, properties_file};
+use crate::{TestBroker, eventually};
+use lapin::message::BasicGetMessage;
+use sandbox::entrata::submit::{SubmitOptions, SubmittedApplication};
+use sandbox::payscore::ControlGroup;
+use sandbox::{ControlClient, IngestTarget, Sandbox, SandboxConfig};
+use shared::amqp::WorkQueue;
+use shared::config::Secret;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The properties file of test fleets: every seeded property but the last is enabled.
+pub const PROPERTIES: &str = r#"
+[defaults]
+decision_maker_display_name = "Acme Residential"
+income_multiplier_threshold = 3.0
+
+[properties."100001"]
+[properties."100002"]
+[properties."100003"]
+[properties."100004"]
+decision_maker_display_name = "Maple Court"
+invite_customer_types = ["Primary", "Co-Applicant", "Guarantor"]
+document_file_type = "OTHER"
+"#;
+
+/// A property the test fleet does not enable.
+pub const DISABLED_PROPERTY: u64 = 100005;
+
+/// A running fleet.
+#[derive(Debug)]
+pub struct Fleet {
+    /// The test's broker namespace.
+    pub broker: TestBroker,
+    /// The simulators.
+    pub sandbox: Sandbox,
+    /// Ingest.
+    pub ingest: IngestHandle,
+    /// The worker (`None` while stopped).
+    pub worker: Option<WorkerHandle>,
+    /// The worker's environment, to restart it the same way.
+    pub worker_env: HashMap<String, String>,
+}
+
+/// Settings a test may change before the fleet starts.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    /// Extra worker (and ingest: the delay tiers must agree) variables.
+    pub env: Vec<(&'static str, String)>,
+    /// Sandbox configuration (ingest target and listen addresses are filled in).
+    pub sandbox: SandboxConfig,
+    /// Start the worker in-process (false: the test starts it another way).
+    pub start_worker: bool,
+}
+
+impl Default for FleetOptions {
+    fn default() -> Self {
+        Self {
+            env: Vec::new(),
+            sandbox: SandboxConfig::default(),
+            start_worker: true,
+        }
+    }
+}
+
+impl Fleet {
+    /// Start broker namespace, ingest, sandbox and worker; wait until all are ready.
+    pub async fn start(test: &str, options: FleetOptions) -> Self {
+        let broker = TestBroker::new(test).await;
+        let mut common: HashMap<String, String> = default_env(&broker);
+        // Short delays so retries and report checks happen within a test.
+        for (k, v) in [
+            ("RETRY_SCHEDULE", "1s,1s,2s"),
+            ("REPORT_CHECK_FIRST_DELAY", "1h"),
+            ("REPORT_CHECK_SCHEDULE", "1h"),
+            ("LOG_FORMAT", "pretty"),
+        ] {
+            common.insert(k.into(), v.into());
+        }
+        let mut config = options.sandbox;
+        common.insert(
+            "PAYSCORE_WEBHOOK_SECRET".into(),
+            config.payscore.webhook_secret.expose().to_owned(),
+        );
+        for (k, v) in &options.env {
+            common.insert((*k).into(), v.clone());
+        }
+        let ingest = IngestHandle::start(common.clone()).await;
+        ingest.wait_ready().await;
+        config.ingest = IngestTarget {
+            url: Some(format!("{}/webhooks/entrata", ingest.url)),
+            username: Some(USER.into()),
+            password: Some(Secret::new(PASSWORD)),
+            token: None,
+        };
+        let client_id = config.payscore.client_id.clone();
+        let secret_key = config.payscore.secret_key.expose().to_owned();
+        let api_key = config.entrata.api_key.expose().to_owned();
+        let sandbox = Sandbox::start(config).await.expect("sandbox starts");
+        let mut worker_env = common;
+        for (k, v) in [
+            ("ENTRATA_API_BASE_URL", sandbox.entrata_url()),
+            ("ENTRATA_API_KEY", api_key),
+            ("PAYSCORE_API_BASE_URL", sandbox.payscore_url()),
+            ("PAYSCORE_CLIENT_ID", client_id),
+            ("PAYSCORE_SECRET_KEY", secret_key),
+            ("PUBLIC_BASE_URL", ingest.url.clone()),
+            (
+                "PROPERTIES_FILE",
+                properties_file(&broker.prefix, PROPERTIES)
+                    .display()
+                    .to_string(),
+            ),
+            ("PAYSCORE_TIMEOUT_MS", "2000".into()),
+            ("ENTRATA_TIMEOUT_MS", "2000".into()),
+        ] {
+            worker_env.entry(k.into()).or_insert(v);
+        }
+        // Test options win over the defaults above.
+        for (k, v) in &options.env {
+            worker_env.insert((*k).into(), v.clone());
+        }
+        let worker = if options.start_worker {
+            Some(WorkerHandle::start(worker_env.clone()).await)
+        } else {
+            None
+        };
+        Self {
+            broker,
+            sandbox,
+            ingest,
+            worker,
+            worker_env,
+        }
+    }
+
+    /// The sandbox's control client.
+    pub fn control(&self) -> &ControlClient {
+        self.sandbox.control()
+    }
+
+    /// Submit an application at `property_id` whose applicants all have an email, sending its
+    /// webhook to ingest.
+    pub async fn submit(&self, property_id: u64) -> SubmittedApplication {
+        let options = SubmitOptions {
+            property_id: Some(property_id),
+            every_email: true,
+            ..Default::default()
+        };
+        self.control()
+            .submit_application(&options)
+            .await
+            .expect("submit")
+    }
+
+    /// Wait for the next message in `queue`'s dead-letter queue, check its `x-dead-reason`,
+    /// and return it.
+    pub async fn dead_letter(&self, queue: WorkQueue, reason: &str) -> BasicGetMessage {
+        let dead = self.broker.topology().dead_queue(queue);
+        let message = eventually(Duration::from_secs(20), "a dead letter", || {
+            self.broker.get(&dead)
+        })
+        .await;
+        assert_eq!(
+            header_text(&message, "x-dead-reason").as_deref(),
+            Some(reason)
+        );
+        message
+    }
+
+    /// The running worker.
+    pub fn worker(&self) -> &WorkerHandle {
+        self.worker.as_ref().expect("the worker is running")
+    }
+
+    /// Wait until exactly one group exists for the application and return it.
+    pub async fn one_group(&self, property_id: u64, application_id: u64) -> ControlGroup {
+        let correlation = format!("entrata:{property_id}:{application_id}");
+        let group = eventually(Duration::from_secs(30), "a screening group", || async {
+            let groups = self
+                .control()
+                .groups_by_correlation(&correlation)
+                .await
+                .ok()?;
+            groups.into_iter().next()
+        })
+        .await;
+        // A second group would come from a job still running or waiting: let the screenings
+        // settle (nothing queued, nothing in flight) before counting.
+        if let Some(worker) = &self.worker {
+            let queue = self
+                .broker
+                .topology()
+                .queue(shared::amqp::WorkQueue::Screenings);
+            eventually(
+                Duration::from_secs(30),
+                "the screenings settled",
+                || async {
+                    let idle = worker
+                        .sample(r#"worker_in_flight{queue="screenings"}"#)
+                        .await
+                        == 0.0;
+                    (idle && self.broker.count(&queue).await == 0).then_some(())
+                },
+            )
+            .await;
+        }
+        let all = self
+            .control()
+            .groups_by_correlation(&correlation)
+            .await
+            .expect("groups");
+        assert_eq!(all.len(), 1, "exactly one group for {correlation}");
+        group
+    }
+
+    /// How many groups exist for the application now.
+    pub async fn group_count(&self, property_id: u64, application_id: u64) -> usize {
+        let correlation = format!("entrata:{property_id}:{application_id}");
+        self.control()
+            .groups_by_correlation(&correlation)
+            .await
+            .expect("groups")
+            .len()
+    }
+
+    /// Stop everything.
+    pub async fn stop(self) {
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
+        self.ingest.stop().await;
+        self.sandbox.shutdown().await;
+        if let Some(path) = self.worker_env.get("PROPERTIES_FILE") {
+            let _ = std::fs::remove_file(path);
+        }
+        drop(self.broker);
+    }
+}

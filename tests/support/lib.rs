@@ -1,0 +1,12 @@
+//! Test support: a per-test broker namespace, in-process services on port 0, the compiled
+//! binaries for process-level tests, and `eventually` for waiting on conditions.
+
+pub mod broker;
+pub mod fleet;
+pub mod ingest;
+pub mod process;
+pub mod wait;
+pub mod worker;
+
+pub use broker::TestBroker;
+pub use wait::eventually;
