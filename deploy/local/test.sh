@@ -17,6 +17,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo build (binaries for the process-level tests)"
 cargo build --workspace --bins
 echo "== cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 echo "== deploy/validate.sh (manifests, alerts, dashboard)"
 bash deploy/validate.sh

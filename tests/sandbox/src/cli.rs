@@ -85,7 +85,16 @@ pub fn log_format(env: &impl Env) -> Result<LogFormat, ConfigError> {
     }
 }
 
-/// Flush stdout so a script reading the URLs sees them at once.
-pub fn flush() {
-    let _ = std::io::stdout().flush();
+/// Print the `NAME=URL` lines a script or test reads, and flush them so it sees them at once.
+///
+/// Written in one locked write so log lines (also on stdout) never split them, and a reader
+/// that closed its end of the pipe does not bring the simulators down.
+pub fn print_urls(urls: &[(&str, String)]) {
+    let text: String = urls
+        .iter()
+        .map(|(name, url)| format!("{name}={url}\n"))
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
 }

@@ -38,17 +38,15 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let shutdown = shared::shutdown::on_signals();
         let sandbox = Sandbox::start(config).await?;
-        println!("PAYSCORE_API_BASE_URL={}", sandbox.payscore_url());
-        println!("ENTRATA_API_BASE_URL={}", sandbox.entrata_url());
-        println!(
-            "SANDBOX_PAYSCORE_CONTROL_URL={}",
-            sandbox.payscore_control_url()
-        );
-        println!(
-            "SANDBOX_ENTRATA_CONTROL_URL={}",
-            sandbox.entrata_control_url()
-        );
-        cli::flush();
+        cli::print_urls(&[
+            ("PAYSCORE_API_BASE_URL", sandbox.payscore_url()),
+            ("ENTRATA_API_BASE_URL", sandbox.entrata_url()),
+            (
+                "SANDBOX_PAYSCORE_CONTROL_URL",
+                sandbox.payscore_control_url(),
+            ),
+            ("SANDBOX_ENTRATA_CONTROL_URL", sandbox.entrata_control_url()),
+        ]);
         shutdown.cancelled().await;
         sandbox.shutdown().await;
         Ok::<(), std::io::Error>(())

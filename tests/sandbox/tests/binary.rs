@@ -6,6 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+const URL_NAMES: [&str; 4] = [
+    "PAYSCORE_API_BASE_URL",
+    "ENTRATA_API_BASE_URL",
+    "SANDBOX_PAYSCORE_CONTROL_URL",
+    "SANDBOX_ENTRATA_CONTROL_URL",
+];
+
 #[tokio::test]
 async fn the_binary_prints_its_urls_serves_and_stops_cleanly_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sandbox"))
@@ -21,18 +28,31 @@ async fn the_binary_prints_its_urls_serves_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .expect("the binary starts");
+    // Logs share stdout with the URL lines: keep every line until the four URLs are in, and
+    // keep reading afterwards so the binary never writes into a closed pipe.
     let stdout = child.stdout.take().expect("stdout");
-    let lines = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .take(4)
-            .collect::<Result<Vec<_>, _>>()
+    let (found, urls) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut found = Some(found);
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            lines.push(line);
+            let urls = lines
+                .iter()
+                .filter(|l| URL_NAMES.iter().any(|n| l.starts_with(&format!("{n}="))))
+                .count();
+            if urls == URL_NAMES.len()
+                && let Some(found) = found.take()
+            {
+                let _ = found.send(lines.clone());
+            }
+        }
     });
-    let lines = tokio::time::timeout(Duration::from_secs(20), lines)
+    let lines = tokio::time::timeout(Duration::from_secs(20), urls)
         .await
         .expect("URLs printed in time")
-        .expect("join")
-        .expect("lines");
+        .expect("the binary printed its URLs before closing stdout");
     let url = |name: &str| {
         lines
             .iter()
@@ -42,6 +62,7 @@ async fn the_binary_prints_its_urls_serves_and_stops_cleanly_on_sigterm() {
     };
     let payscore = url("PAYSCORE_API_BASE_URL");
     assert!(url("ENTRATA_API_BASE_URL").ends_with("/ext/orgs/sandbox/v1"));
+    assert!(url("SANDBOX_ENTRATA_CONTROL_URL").starts_with("http://127.0.0.1:"));
     let metrics = common::http()
         .get(format!("{payscore}/metrics"))
         .send()
