@@ -245,3 +245,54 @@ async fn a_failing_lookup_never_lets_a_group_be_created_blind() {
     assert_eq!(fleet.worker().sample(SERIES_RETRIED).await, 1.0);
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn a_409_for_a_group_made_by_a_lost_create_is_adopted_not_dead_lettered() {
+    // Payscore as it may be: one group per correlation_id (409 on a second), and lists that
+    // show a new group only after a while. The first create is performed but its answer
+    // never arrives, so the next attempt cannot see the group yet and is answered 409.
+    let mut options = FleetOptions::default();
+    options.sandbox.payscore.unique_correlation_ids = true;
+    options.sandbox.payscore.list_lag = std::time::Duration::from_secs(8);
+    options
+        .env
+        .push(("RETRY_SCHEDULE", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s".into()));
+    let fleet = Fleet::start("conflict", options).await;
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "create_group",
+            Scripted::action(1, sandbox::ScriptedAction::HangAfterHandling),
+        )
+        .await
+        .expect("fault");
+    let a = fleet.submit(100001).await;
+    let duplicate = r#"worker_jobs_total{outcome="duplicate",queue="screenings"}"#;
+    fleet_tests::eventually(
+        std::time::Duration::from_secs(40),
+        "the job to finish",
+        || async {
+            let finished =
+                fleet.worker().sample(SERIES_DONE).await + fleet.worker().sample(duplicate).await;
+            (finished >= 1.0).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(fleet.group_count(a.property_id, a.application_id).await, 1);
+    let creates = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("create_group"))
+        .await
+        .expect("calls");
+    // Every attempt until the list shows the group tries again and meets the 409.
+    assert!(creates.len() >= 2, "the lost create, then at least one 409");
+    assert!(
+        creates[1..].iter().all(|c| c.status == Some(409)),
+        "{:?}",
+        creates.iter().map(|c| c.status).collect::<Vec<_>>()
+    );
+    let dead = fleet.broker.topology().dead_queue(WorkQueue::Screenings);
+    assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
+    fleet.stop().await;
+}

@@ -45,9 +45,10 @@ pub struct Failure {
     pub detail: String,
     /// The server's `Retry-After`, if it sent one.
     pub retry_after: Option<Duration>,
-    /// The call may have taken effect although it failed (a create or upload that timed out):
-    /// no quick retry in process, the next attempt waits for the schedule's first delay.
-    pub outcome_unknown: bool,
+    /// No quick retry in process: the next attempt waits for the schedule's first delay. Set
+    /// when the call may have taken effect although it failed (a create or upload that timed
+    /// out), or when Payscore says a group exists that the lookup cannot show yet (409).
+    pub wait_for_schedule: bool,
 }
 
 impl Failure {
@@ -61,7 +62,7 @@ impl Failure {
             class,
             detail: detail.into(),
             retry_after,
-            outcome_unknown: false,
+            wait_for_schedule: false,
         }
     }
 }

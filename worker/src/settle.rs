@@ -40,9 +40,9 @@ impl Settler {
             let outcome = handler.handle(&job).await;
             job.tries += 1;
             let wait = match &outcome {
-                // Trying again at once could repeat a create that did happen: wait for the
-                // schedule, then look again.
-                Outcome::Retry(failure) if failure.outcome_unknown => return outcome,
+                // Trying again at once could repeat a create that did happen, or meet the
+                // same 409: wait for the schedule, then look again.
+                Outcome::Retry(failure) if failure.wait_for_schedule => return outcome,
                 Outcome::Retry(failure) => match (backoff.next(), failure.retry_after) {
                     (None, _) => return outcome,
                     (Some(_), Some(after)) if after > self.in_process_max_wait => return outcome,

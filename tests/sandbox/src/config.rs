@@ -51,6 +51,10 @@ pub struct PayscoreConfig {
     pub webhook_retry_delays: Vec<Duration>,
     /// Page size of the list routes.
     pub page_size: usize,
+    /// Refuse a create whose `correlation_id` an existing group has, with 409.
+    pub unique_correlation_ids: bool,
+    /// How long a new group stays out of the list routes (a search index's lag).
+    pub list_lag: Duration,
 }
 
 /// Entrata simulator settings.
@@ -143,6 +147,8 @@ impl Default for SandboxConfig {
                     Duration::from_millis(600),
                 ],
                 page_size: 25,
+                unique_correlation_ids: false,
+                list_lag: Duration::ZERO,
             },
             entrata: EntrataConfig {
                 api_key: Secret::new("sandbox-api-key"),
@@ -200,6 +206,9 @@ impl SandboxConfig {
                 webhook_timeout: env.millis_or("SANDBOX_WEBHOOK_TIMEOUT_MS", 5_000)?,
                 webhook_retry_delays: (1..=retries).map(|n| retry_ms * n as u32).collect(),
                 page_size: env.positive_or("SANDBOX_PAYSCORE_PAGE_SIZE", 25)? as usize,
+                unique_correlation_ids: env
+                    .bool_or("SANDBOX_PAYSCORE_UNIQUE_CORRELATION_IDS", false)?,
+                list_lag: Duration::from_millis(env.parse_or("SANDBOX_PAYSCORE_LIST_LAG_MS", 0)?),
             },
             entrata: EntrataConfig {
                 api_key: env

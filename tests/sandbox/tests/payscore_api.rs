@@ -259,6 +259,85 @@ async fn both_lookups_by_correlation_id_see_the_same_groups() {
 }
 
 #[tokio::test]
+async fn with_unique_correlation_ids_a_second_create_is_refused_with_409_and_creates_nothing() {
+    let mut config = SandboxConfig::default();
+    config.payscore.unique_correlation_ids = true;
+    let sandbox = start_with(config).await;
+    let token = token(&sandbox).await;
+    create_group(&sandbox, &token, &group_body("entrata:5:1", None)).await;
+    let (status, body) = create_status(&sandbox, &token, &group_body("entrata:5:1", None)).await;
+    assert_eq!(status, 409);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("correlation_id"))
+    );
+    let (other, _) = create_status(&sandbox, &token, &group_body("entrata:5:2", None)).await;
+    assert_eq!(other, 201, "another correlation id is free");
+    let groups = sandbox
+        .control()
+        .groups_by_correlation("entrata:5:1")
+        .await
+        .expect("groups");
+    assert_eq!(groups.len(), 1);
+}
+
+#[tokio::test]
+async fn without_the_option_the_same_correlation_id_may_be_created_twice() {
+    let sandbox = start().await;
+    let token = token(&sandbox).await;
+    create_group(&sandbox, &token, &group_body("entrata:5:1", None)).await;
+    let (status, _) = create_status(&sandbox, &token, &group_body("entrata:5:1", None)).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn with_a_list_lag_a_new_group_appears_in_the_lookups_only_after_it() {
+    let mut config = SandboxConfig::default();
+    config.payscore.list_lag = Duration::from_millis(800);
+    let sandbox = start_with(config).await;
+    let token = token(&sandbox).await;
+    let group = create_group(&sandbox, &token, &group_body("entrata:6:1", None)).await;
+    let list = |path: &'static str| {
+        let (token, base) = (token.clone(), sandbox.payscore_url());
+        async move {
+            http()
+                .get(format!(
+                    "{base}/api/v1/{path}?correlation_id=entrata%3A6%3A1"
+                ))
+                .header("authorization", token)
+                .send()
+                .await
+                .expect("answers")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    assert_eq!(list("applicant_groups").await["total_count"], 0);
+    assert_eq!(list("screening_groups").await["total_count"], 0);
+    let got = http()
+        .get(format!(
+            "{}/api/v1/screening_groups/{}",
+            sandbox.payscore_url(),
+            group["id"].as_str().expect("id")
+        ))
+        .header("authorization", &token)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(got.status(), 200, "a get by id does not lag");
+    common::eventually(Duration::from_secs(5), "the group to be listed", || async {
+        (list("applicant_groups").await["total_count"] == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        list("screening_groups").await["screening_groups"][0]["id"],
+        group["id"]
+    );
+}
+
+#[tokio::test]
 async fn the_control_view_shows_the_create_request_as_received() {
     let sandbox = start().await;
     let token = token(&sandbox).await;

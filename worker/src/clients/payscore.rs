@@ -22,6 +22,10 @@ pub enum PayscoreError {
         /// The status.
         status: u16,
     },
+    /// 409 on a create: Payscore says the group conflicts with one it has, most likely one
+    /// with the same `correlation_id` (if it enforces uniqueness; not publicly documented).
+    #[error("payscore answered 409 Conflict")]
+    Conflict,
     /// Our credentials are refused.
     #[error("payscore refused the credentials")]
     Unauthorized,
@@ -37,7 +41,9 @@ impl PayscoreError {
             PayscoreError::Call(call) => call.outcome_unknown(),
             // A 2xx without what it should hold: the create most likely happened.
             PayscoreError::Malformed(_) => true,
-            PayscoreError::Rejected { .. } | PayscoreError::Unauthorized => false,
+            PayscoreError::Rejected { .. }
+            | PayscoreError::Conflict
+            | PayscoreError::Unauthorized => false,
         }
     }
 }
@@ -199,7 +205,8 @@ impl PayscoreClient {
             .await?;
         match answer.status {
             200..=299 => {}
-            400 | 409 | 422 => {
+            409 => return Err(PayscoreError::Conflict),
+            400 | 422 => {
                 return Err(PayscoreError::Rejected {
                     status: answer.status,
                 });

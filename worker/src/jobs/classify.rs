@@ -10,7 +10,7 @@ use crate::outcome::{DeadReason, Failure, Outcome};
 pub fn unknown_outcome(outcome: Outcome) -> Outcome {
     match outcome {
         Outcome::Retry(failure) => Outcome::Retry(Failure {
-            outcome_unknown: true,
+            wait_for_schedule: true,
             ..failure
         }),
         other => other,
@@ -52,6 +52,12 @@ pub fn payscore_failure(error: PayscoreError, operation: &'static str) -> Outcom
             Outcome::Retry(Failure::new("payscore_unauthorized", detail, None))
         }
         PayscoreError::Malformed(_) => Outcome::Retry(Failure::new("payscore_error", detail, None)),
+        // The group it conflicts with is not visible (yet): look again on the next attempt,
+        // after the schedule's delay (an immediate retry would only meet the 409 again).
+        PayscoreError::Conflict => Outcome::Retry(Failure {
+            wait_for_schedule: true,
+            ..Failure::new("payscore_conflict", detail, None)
+        }),
     }
 }
 
@@ -105,6 +111,10 @@ mod tests {
             payscore_failure(PayscoreError::Unauthorized, "auth"),
             Outcome::Retry(_)
         ));
+        match payscore_failure(PayscoreError::Conflict, "create_group") {
+            Outcome::Retry(f) => assert!(f.wait_for_schedule, "no quick retry into the same 409"),
+            other => panic!("a 409 whose group is not visible yet is retried: {other:?}"),
+        }
         match payscore_failure(
             PayscoreError::Call(CallError::Status {
                 status: 429,

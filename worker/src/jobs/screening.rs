@@ -203,6 +203,18 @@ impl ScreeningJob {
                     _ => unknown_outcome(payscore_failure(error, "create_group")),
                 }
             }
+            Err(PayscoreError::Conflict) => {
+                // Payscore already has a group for this application (a create from an earlier
+                // attempt that landed after it gave up, or another worker's): adopt it.
+                match self.payscore.find_group(&correlation_id).await {
+                    Ok(Some(group_id)) => {
+                        tracing::info!(message_id = %job.message_id, group_id = %group_id, "create answered 409; adopting the existing screening group");
+                        self.created(job, &group_id, invited.len())
+                    }
+                    Ok(None) => payscore_failure(PayscoreError::Conflict, "create_group"),
+                    Err(error) => payscore_failure(error, "lookup after 409"),
+                }
+            }
             Err(error) => payscore_failure(error, "create_group"),
         }
     }

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// 410: the report expired.
     #[error("The report has expired")]
     ReportGone,
+    /// 409: a group with this correlation id exists (only with unique correlation ids on).
+    #[error("A screening group with this correlation_id already exists")]
+    Conflict,
 }
 
 impl IntoResponse for ApiError {
@@ -53,6 +56,7 @@ impl IntoResponse for ApiError {
             ApiError::BadJson | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound | ApiError::ReportNotReady => StatusCode::NOT_FOUND,
             ApiError::ReportGone => StatusCode::GONE,
+            ApiError::Conflict => StatusCode::CONFLICT,
         };
         let body = match &self {
             ApiError::Invalid(errors) => {
@@ -163,6 +167,13 @@ async fn create_group(State(state): State<Shared>, body: Bytes) -> Result<Respon
     }
     let (id, view) = {
         let mut store = state.write();
+        if state.config.unique_correlation_ids
+            && let Some(correlation) = &request.correlation_id
+            && !store.find(Some(correlation)).is_empty()
+        {
+            tracing::info!("payscore create refused: correlation_id taken");
+            return Err(ApiError::Conflict);
+        }
         let group = store.insert(request, now_ms());
         (group.id, group.v1())
     };
@@ -209,8 +220,11 @@ fn page<'a>(
                 .collect()
         })
         .unwrap_or_default();
+    // A list shows a group only once its lag has passed, as a search index would.
+    let visible_before = now_ms().saturating_sub(state.config.list_lag.as_millis() as u64);
     let groups: Vec<&Group> = groups
         .into_iter()
+        .filter(|g| g.created_at_ms <= visible_before)
         .filter(|g| wanted.is_empty() || wanted.contains(&g.status()))
         .collect();
     let total = groups.len();
