@@ -1,5 +1,5 @@
 //! The Prometheus registry every binary owns, with the families all of them export
-//! (`amqp_connected`, `build_info`). Each binary registers its own families in its own
+//! (`amqp_connected`, `amqp_blocked`, `build_info`). Each binary registers its own families in its own
 //! `metrics` module.
 
 use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
@@ -15,15 +15,22 @@ pub struct Metrics {
     registry: Registry,
     /// `amqp_connected`: 1 while the broker connection is up and the topology declared.
     pub amqp_connected: IntGauge,
+    /// `amqp_blocked`: 1 while the broker blocks this process's publishing (resource alarm).
+    pub amqp_blocked: IntGauge,
 }
 
 impl Metrics {
-    /// A new registry with `amqp_connected` and `build_info{version}` registered.
+    /// A new registry with `amqp_connected`, `amqp_blocked` and `build_info{version}` registered.
     pub fn new() -> Self {
         let registry = Registry::new();
         let amqp_connected = IntGauge::new(
             "amqp_connected",
             "1 while connected to RabbitMQ with the topology declared, else 0",
+        )
+        .expect("valid metric");
+        let amqp_blocked = IntGauge::new(
+            "amqp_blocked",
+            "1 while RabbitMQ blocks this process's publishing (memory or disk alarm), else 0",
         )
         .expect("valid metric");
         let build_info = IntGaugeVec::new(
@@ -35,8 +42,10 @@ impl Metrics {
         let metrics = Self {
             registry,
             amqp_connected,
+            amqp_blocked,
         };
         metrics.register(metrics.amqp_connected.clone());
+        metrics.register(metrics.amqp_blocked.clone());
         metrics.register(build_info);
         metrics
     }

@@ -234,3 +234,60 @@ fn configuration_errors_exit_64_naming_the_variable() {
         assert!(stderr.contains(var), "stderr names {var}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn during_a_broker_alarm_ingest_answers_503_at_once_and_stays_connected() {
+    let broker = TestBroker::new("alarm-ingest").await;
+    let proxy = fleet_tests::amqp_proxy::AmqpProxy::start(&fleet_tests::broker::amqp_url()).await;
+    let mut env = default_env(&broker);
+    env.insert("AMQP_URL".into(), proxy.url.clone());
+    env.insert("INGEST_CONFIRM_TIMEOUT_MS".into(), "20000".into());
+    let ingest = IngestHandle::start(env).await;
+    ingest.wait_ready().await;
+    let client = reqwest::Client::new();
+    let post = || {
+        client
+            .post(format!("{}/webhooks/entrata", ingest.url))
+            .basic_auth(USER, Some(PASSWORD))
+            .body(r#"{"n":1}"#)
+            .send()
+    };
+    assert_eq!(
+        post().await.expect("answers").status(),
+        StatusCode::ACCEPTED
+    );
+
+    proxy.block();
+    let readyz = format!("{}/readyz", ingest.admin_url);
+    eventually(Duration::from_secs(10), "ingest not ready", || async {
+        let r = client.get(&readyz).send().await.ok()?;
+        (r.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+    })
+    .await;
+    let asked = Instant::now();
+    let refused = post().await.expect("answers");
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    // Not sent at all: a message sent into the alarm would wait for the 20 s confirm timeout
+    // and then cost the connection.
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    proxy.unblock();
+    ingest.wait_ready().await;
+    assert_eq!(
+        post().await.expect("answers").status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(proxy.connections(), 1, "the same connection throughout");
+    let queue = broker.topology().queue(WorkQueue::Screenings);
+    assert_eq!(
+        broker.count(&queue).await,
+        2,
+        "the two accepted webhooks, nothing else"
+    );
+    ingest.stop().await;
+}

@@ -245,3 +245,74 @@ async fn a_redelivery_after_a_reconnect_waits_for_the_same_applications_job_stil
     assert_eq!(creates.len(), 1, "Payscore was asked to create once");
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn a_broker_alarm_pauses_the_worker_without_reconnecting_or_spending_deliveries() {
+    let mut fleet = Fleet::start(
+        "alarm",
+        FleetOptions {
+            start_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Only the worker goes through the proxy: ingest keeps storing webhooks meanwhile.
+    let proxy = fleet_tests::amqp_proxy::AmqpProxy::start(&fleet_tests::broker::amqp_url()).await;
+    let mut env = fleet.worker_env.clone();
+    env.insert("AMQP_URL".into(), proxy.url.clone());
+    env.insert("PAYSCORE_TIMEOUT_MS".into(), "10000".into());
+    fleet.worker = Some(fleet_tests::worker::WorkerHandle::start(env).await);
+    // A slow create keeps the first job busy while the alarm starts, so its outcome has to be
+    // published during the alarm.
+    let slow = Faults {
+        latency: Some(Latency::Fixed(3_000)),
+        ..Default::default()
+    };
+    fleet
+        .control()
+        .set_faults(Simulator::Payscore, "create_group", slow)
+        .await
+        .expect("faults");
+    let in_flight = r#"worker_in_flight{queue="screenings"}"#;
+    let a = fleet.submit(100001).await;
+    fleet.worker().wait_for(in_flight, 1.0).await;
+    proxy.block();
+    fleet.worker().wait_for("amqp_blocked", 1.0).await;
+    let b = fleet.submit(100002).await;
+
+    // Longer than the worker's 10 s confirm timeout: a publisher that gave up here would fail
+    // the connection, and the supervisor would reconnect.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let readyz = reqwest::get(format!("{}/readyz", fleet.worker().admin_url))
+        .await
+        .expect("readyz");
+    assert_eq!(readyz.status(), 503, "not ready while blocked");
+    assert_eq!(
+        fleet.worker().sample(in_flight).await,
+        1.0,
+        "the first job waits to publish its outcome; the second has not started"
+    );
+    let creates = fleet
+        .control()
+        .calls(Simulator::Payscore, Some("create_group"))
+        .await
+        .expect("calls");
+    assert_eq!(creates.len(), 1, "no job started during the alarm");
+    assert_eq!(proxy.connections(), 1, "no reconnect during the alarm");
+
+    proxy.unblock();
+    fleet.one_group(a.property_id, a.application_id).await;
+    fleet.one_group(b.property_id, b.application_id).await;
+    fleet
+        .worker()
+        .wait_for(
+            r#"worker_jobs_total{outcome="done",queue="screenings"}"#,
+            2.0,
+        )
+        .await;
+    assert_eq!(fleet.worker().sample("amqp_blocked").await, 0.0);
+    assert_eq!(proxy.connections(), 1, "the same connection throughout");
+    let dead = fleet.broker.topology().dead_queue(WorkQueue::Screenings);
+    assert_eq!(fleet.broker.count(&dead).await, 0);
+    fleet.stop().await;
+}

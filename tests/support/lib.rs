@@ -1,6 +1,7 @@
 //! Test support: a per-test broker namespace, in-process services on port 0, the compiled
 //! binaries for process-level tests, and `eventually` for waiting on conditions.
 
+pub mod amqp_proxy;
 pub mod broker;
 pub mod fleet;
 pub mod ingest;

@@ -7,6 +7,10 @@
 //! outcome is durable (invariant 2): the follow-up, retry copy or dead letter it publishes has
 //! been confirmed. If that publish fails, the delivery is given back to the broker instead.
 //!
+//! While the broker blocks publishing (a memory or disk alarm), no new job starts and jobs in
+//! flight wait to publish their outcome; their deliveries stay unacknowledged and spend no
+//! delivery attempt.
+//!
 //! Shutdown: the consumers are cancelled, jobs in flight finish within the grace period, and
 //! whatever is still unacknowledged when the connection closes is redelivered by the broker.
 
@@ -121,6 +125,23 @@ pub async fn consume<H: Handler>(
                 return;
             }
         };
+        // A resource alarm: whatever a job finishes it could not publish, so start none until
+        // it lifts. This delivery and the prefetched ones wait unacknowledged, spending no
+        // delivery attempt.
+        if session.is_blocked() {
+            tracing::warn!(
+                queue = queue.as_str(),
+                "the broker blocks publishing: no new jobs until the alarm lifts"
+            );
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = session.unblocked() => {}
+            }
+            if session.is_failed() {
+                return;
+            }
+            tracing::info!(queue = queue.as_str(), "the alarm lifted: jobs start again");
+        }
         let (handler, settler, metrics, locks) = (
             handler.clone(),
             settler.clone(),

@@ -26,7 +26,7 @@ use crate::jobs::screening::ScreeningJob;
 use crate::metrics::WorkerMetrics;
 use crate::settle::Settler;
 use shared::admin::{self, Readiness};
-use shared::amqp::{Publisher, Supervisor, WorkQueue};
+use shared::amqp::{Publisher, Supervisor, WhileBlocked, WorkQueue};
 use shared::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,7 +87,8 @@ pub async fn run(
     );
 
     let settler = Arc::new(Settler {
-        publisher: Publisher::new(supervisor.sessions(), CONFIRM_TIMEOUT),
+        publisher: Publisher::new(supervisor.sessions(), CONFIRM_TIMEOUT)
+            .while_blocked(WhileBlocked::Wait),
         topology,
         policy: config.retry.clone(),
         in_process_retries: config.in_process_retries,

@@ -5,7 +5,7 @@ mod publisher;
 mod supervisor;
 mod topology;
 
-pub use publisher::{Outgoing, PublishChannels, PublishError, Publisher};
+pub use publisher::{Outgoing, PublishChannels, PublishError, Publisher, WhileBlocked};
 pub use supervisor::{Session, SessionWatch, Supervisor, connection_name};
 pub use topology::{DelayTier, Topology, WorkQueue};
 

@@ -16,9 +16,10 @@
 //! always the waiting caller's own; throughput comes from the size of the pool
 //! (`AMQP_PUBLISH_CHANNELS`).
 
-use super::supervisor::SessionWatch;
+use super::supervisor::{Session, SessionWatch};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
@@ -54,6 +55,9 @@ pub enum PublishError {
         /// AMQP reply text.
         reply_text: String,
     },
+    /// The broker blocks publishing (resource alarm); nothing was sent.
+    #[error("the broker is blocking publishers (memory or disk alarm)")]
+    Blocked,
     /// No confirm within the configured time.
     #[error("no confirm from the broker within {0:?}")]
     Timeout(Duration),
@@ -108,11 +112,24 @@ impl AsRef<PublishChannels> for PublishChannels {
     }
 }
 
+/// What a publish does while the broker blocks the connection (resource alarm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhileBlocked {
+    /// Fail at once with [`PublishError::Blocked`]: a caller with someone waiting (a webhook
+    /// sender) answers "retry later" instead of holding the request.
+    Refuse,
+    /// Wait until the alarm lifts, however long: a background job keeps its delivery
+    /// unacknowledged meanwhile rather than giving it back and spending a delivery. The
+    /// confirm timeout counts only time spent unblocked.
+    Wait,
+}
+
 /// Publishes on whatever session the supervisor currently holds.
 #[derive(Debug)]
 pub struct Publisher<T> {
     sessions: SessionWatch<T>,
     confirm_timeout: Duration,
+    while_blocked: WhileBlocked,
 }
 
 impl<T> Clone for Publisher<T> {
@@ -120,17 +137,25 @@ impl<T> Clone for Publisher<T> {
         Self {
             sessions: self.sessions.clone(),
             confirm_timeout: self.confirm_timeout,
+            while_blocked: self.while_blocked,
         }
     }
 }
 
 impl<T: AsRef<PublishChannels>> Publisher<T> {
-    /// A publisher over the supervisor's sessions.
+    /// A publisher over the supervisor's sessions that refuses to publish while blocked.
     pub fn new(sessions: SessionWatch<T>, confirm_timeout: Duration) -> Self {
         Self {
             sessions,
             confirm_timeout,
+            while_blocked: WhileBlocked::Refuse,
         }
+    }
+
+    /// The same publisher with another policy for a blocked connection.
+    pub fn while_blocked(mut self, policy: WhileBlocked) -> Self {
+        self.while_blocked = policy;
+        self
     }
 
     /// True while a session is up.
@@ -149,6 +174,17 @@ impl<T: AsRef<PublishChannels>> Publisher<T> {
             .clone()
             .filter(|s| !s.is_failed())
             .ok_or(PublishError::NotConnected)?;
+        if session.is_blocked() {
+            match self.while_blocked {
+                WhileBlocked::Refuse => return Err(PublishError::Blocked),
+                WhileBlocked::Wait => {
+                    session.unblocked().await;
+                    if session.is_failed() {
+                        return Err(PublishError::NotConnected);
+                    }
+                }
+            }
+        }
         let options = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()
@@ -168,7 +204,7 @@ impl<T: AsRef<PublishChannels>> Publisher<T> {
                 .await?
                 .await
         };
-        match tokio::time::timeout(self.confirm_timeout, confirmed).await {
+        match self.confirm(&session, confirmed).await {
             Err(_) => {
                 // The confirm may still come, after the channel was handed to someone else:
                 // start over on a fresh connection rather than risk pairing it wrongly.
@@ -193,6 +229,36 @@ impl<T: AsRef<PublishChannels>> Publisher<T> {
             }
             Ok(Ok(Confirmation::Nack(None) | Confirmation::NotRequested)) => {
                 Err(PublishError::Nacked)
+            }
+        }
+    }
+
+    /// Wait for `confirmed`, at most the confirm timeout. Under [`WhileBlocked::Wait`] a
+    /// timeout that ends while the connection is blocked (the alarm came after the message was
+    /// sent) is not one: the wait goes on until the alarm lifts, then a full timeout again.
+    async fn confirm<F: Future>(
+        &self,
+        session: &Session<T>,
+        confirmed: F,
+    ) -> Result<F::Output, tokio::time::error::Elapsed> {
+        let mut confirmed = std::pin::pin!(confirmed);
+        loop {
+            match tokio::time::timeout(self.confirm_timeout, confirmed.as_mut()).await {
+                Err(elapsed)
+                    if self.while_blocked == WhileBlocked::Wait
+                        && session.is_blocked()
+                        && !session.is_failed() =>
+                {
+                    tracing::info!("publisher waits for the broker's resource alarm to lift");
+                    tokio::select! {
+                        result = confirmed.as_mut() => return Ok(result),
+                        _ = session.unblocked() => {}
+                    }
+                    if session.is_failed() {
+                        return Err(elapsed);
+                    }
+                }
+                other => return other,
             }
         }
     }

@@ -29,6 +29,7 @@ pub struct Session<T> {
     pub value: T,
     connection: Arc<Connection>,
     failed: CancellationToken,
+    blocked: watch::Sender<bool>,
 }
 
 impl<T> Session<T> {
@@ -54,6 +55,22 @@ impl<T> Session<T> {
     /// Resolves when the session fails.
     pub async fn failed(&self) {
         self.failed.cancelled().await
+    }
+
+    /// True while the broker blocks this connection's publishing (`connection.blocked`, sent
+    /// under a memory or disk alarm): nothing published now would be confirmed until it lifts.
+    pub fn is_blocked(&self) -> bool {
+        *self.blocked.borrow()
+    }
+
+    /// Resolves once the connection is not blocked (at once if it is not), or when the session
+    /// fails.
+    pub async fn unblocked(&self) {
+        let mut blocked = self.blocked.subscribe();
+        tokio::select! {
+            _ = blocked.wait_for(|b| !*b) => {}
+            _ = self.failed.cancelled() => {}
+        }
     }
 }
 
@@ -99,9 +116,10 @@ impl<T: Send + Sync + 'static> Supervisor<T> {
                         metrics.amqp_connected.set(1);
                         readiness.set_ready(true);
                         let _ = tx.send(Some(session.clone()));
-                        let lost = watch_connection(&session, &stop, &readiness).await;
+                        let lost = watch_connection(&session, &stop, &readiness, &metrics).await;
                         readiness.set_ready(false);
                         metrics.amqp_connected.set(0);
+                        metrics.amqp_blocked.set(0);
                         let _ = tx.send(None);
                         session.failed.cancel();
                         if let Some(why) = lost {
@@ -187,6 +205,7 @@ where
         value,
         connection,
         failed: CancellationToken::new(),
+        blocked: watch::Sender::new(false),
     })
 }
 
@@ -206,6 +225,7 @@ async fn watch_connection<T>(
     session: &Session<T>,
     stop: &CancellationToken,
     readiness: &Readiness,
+    metrics: &Metrics,
 ) -> Option<String> {
     let mut events = session.connection.events_listener();
     // lapin reports most losses as events; the status poll catches any it does not.
@@ -217,13 +237,18 @@ async fn watch_connection<T>(
             event = events.next() => match event {
                 Some(Event::Error(error)) => return Some(error.to_string()),
                 // A resource alarm (memory, disk): the broker takes no messages for now, so
-                // nothing published would be confirmed. Not ready until it lifts.
+                // nothing published would be confirmed. Not ready until it lifts; publishers
+                // and consumers look at the session's blocked state.
                 Some(Event::ConnectionBlocked(reason)) => {
                     tracing::warn!(reason = %reason, "the broker blocked publishing (resource alarm)");
+                    session.blocked.send_replace(true);
+                    metrics.amqp_blocked.set(1);
                     readiness.set_ready(false);
                 }
                 Some(Event::ConnectionUnblocked) => {
                     tracing::info!("the broker accepts publishing again");
+                    session.blocked.send_replace(false);
+                    metrics.amqp_blocked.set(0);
                     readiness.set_ready(true);
                 }
                 Some(_) => {}
