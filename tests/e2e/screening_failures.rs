@@ -253,10 +253,13 @@ async fn a_409_for_a_group_made_by_a_lost_create_is_adopted_not_dead_lettered() 
     // never arrives, so the next attempt cannot see the group yet and is answered 409.
     let mut options = FleetOptions::default();
     options.sandbox.payscore.unique_correlation_ids = true;
-    options.sandbox.payscore.list_lag = std::time::Duration::from_secs(8);
-    options
-        .env
-        .push(("RETRY_SCHEDULE", "1s,1s,1s,1s,1s,1s,1s,1s,1s,1s".into()));
+    // The lag leaves the second attempt (about 3.5 s in: the 2 s timeout, then the first
+    // delay) far inside it on a loaded machine; the schedule outlasts it.
+    options.sandbox.payscore.list_lag = std::time::Duration::from_secs(12);
+    options.env.push((
+        "RETRY_SCHEDULE",
+        "1s,1s,1s,1s,1s,2s,2s,2s,2s,2s,2s,2s".into(),
+    ));
     let fleet = Fleet::start("conflict", options).await;
     fleet
         .control()

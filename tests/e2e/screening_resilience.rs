@@ -265,7 +265,7 @@ async fn a_broker_alarm_pauses_the_worker_without_reconnecting_or_spending_deliv
     // A slow create keeps the first job busy while the alarm starts, so its outcome has to be
     // published during the alarm.
     let slow = Faults {
-        latency: Some(Latency::Fixed(3_000)),
+        latency: Some(Latency::Fixed(4_000)),
         ..Default::default()
     };
     fleet
@@ -279,6 +279,20 @@ async fn a_broker_alarm_pauses_the_worker_without_reconnecting_or_spending_deliv
     proxy.block();
     fleet.worker().wait_for("amqp_blocked", 1.0).await;
     let b = fleet.submit(100002).await;
+    // The create is answered (recorded once answered): from here the job publishes its
+    // outcome into the alarm.
+    let creates = || async {
+        fleet
+            .control()
+            .calls(Simulator::Payscore, Some("create_group"))
+            .await
+            .expect("calls")
+            .len()
+    };
+    fleet_tests::eventually(Duration::from_secs(20), "the create answered", || async {
+        (creates().await == 1).then_some(())
+    })
+    .await;
 
     // Longer than the worker's 10 s confirm timeout: a publisher that gave up here would fail
     // the connection, and the supervisor would reconnect.
@@ -292,12 +306,7 @@ async fn a_broker_alarm_pauses_the_worker_without_reconnecting_or_spending_deliv
         1.0,
         "the first job waits to publish its outcome; the second has not started"
     );
-    let creates = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
-        .await
-        .expect("calls");
-    assert_eq!(creates.len(), 1, "no job started during the alarm");
+    assert_eq!(creates().await, 1, "no job started during the alarm");
     assert_eq!(proxy.connections(), 1, "no reconnect during the alarm");
 
     proxy.unblock();
