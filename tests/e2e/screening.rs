@@ -181,11 +181,7 @@ async fn ten_copies_of_a_webhook_at_once_and_more_later_make_one_group() {
             .await,
         1
     );
-    let creates = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
-        .await
-        .expect("calls");
+    let creates = fleet.calls(Simulator::Payscore, "create_group").await;
     assert_eq!(creates.len(), 1, "Payscore was asked to create once");
     let wait_queue = fleet
         .broker
@@ -258,11 +254,7 @@ async fn the_assumed_v1_lookup_guards_against_duplicates_too() {
         (fleet.worker().sample(series).await == 3.0).then_some(())
     })
     .await;
-    let lookups = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("find_groups"))
-        .await
-        .expect("calls");
+    let lookups = fleet.calls(Simulator::Payscore, "find_groups").await;
     assert!(
         lookups.len() >= 4,
         "the v1 route was used ({} calls)",

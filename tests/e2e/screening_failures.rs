@@ -33,10 +33,8 @@ async fn payscore_failing_twice_is_retried_and_a_429_retry_after_is_respected() 
     );
     assert_eq!(fleet.worker().sample(SERIES_DONE).await, 1.0);
     let statuses: Vec<_> = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
+        .calls(Simulator::Payscore, "create_group")
         .await
-        .expect("calls")
         .iter()
         .map(|c| c.status)
         .collect();
@@ -58,11 +56,7 @@ async fn payscore_failing_twice_is_retried_and_a_429_retry_after_is_respected() 
         .expect("fault");
     let b = fleet.submit(100002).await;
     fleet.one_group(b.property_id, b.application_id).await;
-    let calls = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
-        .await
-        .expect("calls");
+    let calls = fleet.calls(Simulator::Payscore, "create_group").await;
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].status, Some(429));
     let waited = calls[1].received_at_ms - calls[0].received_at_ms;
@@ -99,11 +93,7 @@ async fn permanent_failures_are_dead_lettered_at_once_with_their_reason() {
         rejected.webhook.expect("webhook").payload.as_bytes(),
         "body intact"
     );
-    let creates = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
-        .await
-        .expect("calls");
+    let creates = fleet.calls(Simulator::Payscore, "create_group").await;
     assert_eq!(creates.len(), 1, "a 400 is not retried");
 
     fleet
@@ -123,11 +113,7 @@ async fn permanent_failures_are_dead_lettered_at_once_with_their_reason() {
     fleet
         .dead_letter(WorkQueue::Screenings, "no_applicant_email")
         .await;
-    let creates = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
-        .await
-        .expect("calls");
+    let creates = fleet.calls(Simulator::Payscore, "create_group").await;
     assert!(creates.is_empty(), "Payscore is not called without emails");
     fleet.stop().await;
 }
@@ -156,11 +142,7 @@ async fn an_exhausted_entrata_rate_limit_delays_the_job_until_the_reset() {
         group.created_at_ms as i64 - exhausted_at
     );
     let throttled = r#"worker_jobs_total{outcome="throttled",queue="screenings"}"#;
-    let leads = fleet
-        .control()
-        .calls(Simulator::Entrata, Some("leads/getLeads"))
-        .await
-        .expect("calls");
+    let leads = fleet.calls(Simulator::Entrata, "leads/getLeads").await;
     let hammered = leads.iter().filter(|c| c.status == Some(429)).count();
     assert!(
         hammered <= 2,
@@ -191,15 +173,7 @@ async fn a_hanging_payscore_times_out_and_a_late_answered_create_stays_one_group
     let a = fleet.submit(100001).await;
     fleet.one_group(a.property_id, a.application_id).await;
 
-    fleet
-        .control()
-        .fail_next(
-            Simulator::Payscore,
-            "create_group",
-            Scripted::action(1, sandbox::ScriptedAction::HangAfterHandling),
-        )
-        .await
-        .expect("fault");
+    lose_next_create_answer(&fleet).await;
     let b = fleet.submit(100002).await;
     fleet.one_group(b.property_id, b.application_id).await;
     fleet.worker().wait_for(SERIES_DONE, 2.0).await;
@@ -225,16 +199,8 @@ async fn a_failing_lookup_never_lets_a_group_be_created_blind() {
         .expect("fault");
     let a = fleet.submit(100002).await;
     fleet.one_group(a.property_id, a.application_id).await;
-    let lookups = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("applicant_groups"))
-        .await
-        .expect("calls");
-    let creates = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
-        .await
-        .expect("calls");
+    let lookups = fleet.calls(Simulator::Payscore, "applicant_groups").await;
+    let creates = fleet.calls(Simulator::Payscore, "create_group").await;
     assert_eq!(lookups[0].status, Some(404));
     assert_eq!(lookups[1].status, Some(404));
     assert_eq!(creates.len(), 1);
@@ -261,15 +227,7 @@ async fn a_409_for_a_group_made_by_a_lost_create_is_adopted_not_dead_lettered() 
         "1s,1s,1s,1s,1s,2s,2s,2s,2s,2s,2s,2s".into(),
     ));
     let fleet = Fleet::start("conflict", options).await;
-    fleet
-        .control()
-        .fail_next(
-            Simulator::Payscore,
-            "create_group",
-            Scripted::action(1, sandbox::ScriptedAction::HangAfterHandling),
-        )
-        .await
-        .expect("fault");
+    lose_next_create_answer(&fleet).await;
     let a = fleet.submit(100001).await;
     let duplicate = r#"worker_jobs_total{outcome="duplicate",queue="screenings"}"#;
     fleet_tests::eventually(
@@ -283,11 +241,7 @@ async fn a_409_for_a_group_made_by_a_lost_create_is_adopted_not_dead_lettered() 
     )
     .await;
     assert_eq!(fleet.group_count(a.property_id, a.application_id).await, 1);
-    let creates = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
-        .await
-        .expect("calls");
+    let creates = fleet.calls(Simulator::Payscore, "create_group").await;
     // Every attempt until the list shows the group tries again and meets the 409.
     assert!(creates.len() >= 2, "the lost create, then at least one 409");
     assert!(
@@ -298,4 +252,17 @@ async fn a_409_for_a_group_made_by_a_lost_create_is_adopted_not_dead_lettered() 
     let dead = fleet.broker.topology().dead_queue(WorkQueue::Screenings);
     assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
     fleet.stop().await;
+}
+
+/// The next create is performed, but its answer never reaches the worker (it times out).
+async fn lose_next_create_answer(fleet: &Fleet) {
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "create_group",
+            Scripted::action(1, sandbox::ScriptedAction::HangAfterHandling),
+        )
+        .await
+        .expect("fault");
 }

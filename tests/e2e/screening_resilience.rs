@@ -237,11 +237,7 @@ async fn a_redelivery_after_a_reconnect_waits_for_the_same_applications_job_stil
         )
         .await;
     assert_eq!(fleet.group_count(a.property_id, a.application_id).await, 1);
-    let creates = fleet
-        .control()
-        .calls(Simulator::Payscore, Some("create_group"))
-        .await
-        .expect("calls");
+    let creates = fleet.calls(Simulator::Payscore, "create_group").await;
     assert_eq!(creates.len(), 1, "Payscore was asked to create once");
     fleet.stop().await;
 }
@@ -281,14 +277,7 @@ async fn a_broker_alarm_pauses_the_worker_without_reconnecting_or_spending_deliv
     let b = fleet.submit(100002).await;
     // The create is answered (recorded once answered): from here the job publishes its
     // outcome into the alarm.
-    let creates = || async {
-        fleet
-            .control()
-            .calls(Simulator::Payscore, Some("create_group"))
-            .await
-            .expect("calls")
-            .len()
-    };
+    let creates = || async { fleet.calls(Simulator::Payscore, "create_group").await.len() };
     fleet_tests::eventually(Duration::from_secs(20), "the create answered", || async {
         (creates().await == 1).then_some(())
     })

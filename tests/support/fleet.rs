@@ -8,7 +8,7 @@ use crate::{TestBroker, eventually};
 use lapin::message::BasicGetMessage;
 use sandbox::entrata::submit::{SubmitOptions, SubmittedApplication};
 use sandbox::payscore::ControlGroup;
-use sandbox::{ControlClient, IngestTarget, Sandbox, SandboxConfig};
+use sandbox::{CallRecord, ControlClient, IngestTarget, Sandbox, SandboxConfig, Simulator};
 use shared::amqp::WorkQueue;
 use shared::config::Secret;
 use std::collections::HashMap;
@@ -142,6 +142,14 @@ impl Fleet {
     /// The sandbox's control client.
     pub fn control(&self) -> &ControlClient {
         self.sandbox.control()
+    }
+
+    /// The calls a simulator received on `route`, oldest first.
+    pub async fn calls(&self, simulator: Simulator, route: &str) -> Vec<CallRecord> {
+        self.control()
+            .calls(simulator, Some(route))
+            .await
+            .expect("the simulator lists its calls")
     }
 
     /// Submit an application at `property_id` whose applicants all have an email, sending its
