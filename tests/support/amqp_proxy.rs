@@ -1,8 +1,11 @@
 //! A TCP proxy in front of the real broker that can play a resource alarm on the connections
-//! through it, the way RabbitMQ does one: it sends `connection.blocked` to the client and stops
-//! reading what the client sends (heartbeats aside), then sends `connection.unblocked` and
-//! lets everything held through, in order. Raising a real memory alarm would block every test
-//! sharing the machine's broker; this blocks only the connections of one test.
+//! through it, the way RabbitMQ does one: while the alarm is on, a connection that publishes
+//! is blocked at its first `basic.publish`: the proxy sends it `connection.blocked` and holds
+//! that frame and everything after it (heartbeats aside) instead of passing them on.
+//! Connections that only consume go on. When the alarm lifts, each blocked connection gets
+//! `connection.unblocked` and what was held goes through, in order. Raising a real memory
+//! alarm would block every test sharing the machine's broker; this blocks only one test's
+//! connections.
 //!
 //! The proxy works on whole AMQP 0-9-1 frames (type, channel, size, payload, `0xCE`), so the
 //! injected frames never split one of the broker's.
@@ -12,20 +15,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 const FRAME_METHOD: u8 = 1;
 const FRAME_HEARTBEAT: u8 = 8;
 const FRAME_END: u8 = 0xCE;
+/// `basic.publish`: class 60, method 40.
+const BASIC_PUBLISH: [u8; 4] = [0, 60, 0, 40];
 
 /// The running proxy. Dropping it stops accepting and closes every proxied connection.
 #[derive(Debug)]
 pub struct AmqpProxy {
     /// `AMQP_URL` for a client that should go through the proxy.
     pub url: String,
-    blocked: watch::Sender<bool>,
-    inject: broadcast::Sender<Vec<u8>>,
+    alarm: watch::Sender<bool>,
     connections: Arc<AtomicUsize>,
     accept: JoinHandle<()>,
 }
@@ -43,12 +47,10 @@ impl AmqpProxy {
             uri.authority.userinfo.password,
             uri.vhost.replace('%', "%25").replace('/', "%2f"),
         );
-        let (blocked, _) = watch::channel(false);
-        let (inject, _) = broadcast::channel(16);
+        let (alarm, _) = watch::channel(false);
         let connections = Arc::new(AtomicUsize::new(0));
         let accept = tokio::spawn({
-            let (blocked, inject, connections) =
-                (blocked.clone(), inject.clone(), connections.clone());
+            let (alarm, connections) = (alarm.clone(), connections.clone());
             async move {
                 let mut open = tokio::task::JoinSet::new();
                 while let Ok((client, _)) = listener.accept().await {
@@ -56,36 +58,26 @@ impl AmqpProxy {
                         continue;
                     };
                     connections.fetch_add(1, Ordering::SeqCst);
-                    open.spawn(proxy(
-                        client,
-                        server,
-                        blocked.subscribe(),
-                        inject.subscribe(),
-                    ));
+                    open.spawn(proxy(client, server, alarm.subscribe()));
                 }
             }
         });
         Self {
             url,
-            blocked,
-            inject,
+            alarm,
             connections,
             accept,
         }
     }
 
-    /// Play a resource alarm: `connection.blocked` to every client, and hold what they send.
+    /// Raise the alarm: from now on, a connection that publishes is blocked.
     pub fn block(&self) {
-        self.blocked.send_replace(true);
-        let _ = self
-            .inject
-            .send(blocked_frame("low on memory (test alarm)"));
+        self.alarm.send_replace(true);
     }
 
-    /// Lift it: `connection.unblocked`, and what was held goes through.
+    /// Lift it: blocked connections get `connection.unblocked`, and what was held goes through.
     pub fn unblock(&self) {
-        let _ = self.inject.send(method_frame(10, 61, &[]));
-        self.blocked.send_replace(false);
+        self.alarm.send_replace(false);
     }
 
     /// Connections accepted so far (a reconnecting client shows up as a new one).
@@ -100,16 +92,12 @@ impl Drop for AmqpProxy {
     }
 }
 
-async fn proxy(
-    client: TcpStream,
-    server: TcpStream,
-    blocked: watch::Receiver<bool>,
-    inject: broadcast::Receiver<Vec<u8>>,
-) {
+async fn proxy(client: TcpStream, server: TcpStream, alarm: watch::Receiver<bool>) {
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    let upstream = to_server(client_read, server_write, blocked);
-    let downstream = to_client(server_read, client_write, inject);
+    let (inject, injected) = mpsc::unbounded_channel();
+    let upstream = to_server(client_read, server_write, alarm, inject);
+    let downstream = to_client(server_read, client_write, injected);
     // Either side ending ends the connection.
     tokio::select! {
         _ = upstream => {}
@@ -117,11 +105,13 @@ async fn proxy(
     }
 }
 
-/// Client to broker: the protocol header, then frames; while blocked, all but heartbeats wait.
+/// Client to broker: the protocol header, then frames. Under the alarm, the first
+/// `basic.publish` blocks the connection: it and every later frame but heartbeats are held.
 async fn to_server(
     mut client: OwnedReadHalf,
     mut server: OwnedWriteHalf,
-    mut blocked: watch::Receiver<bool>,
+    mut alarm: watch::Receiver<bool>,
+    inject: mpsc::UnboundedSender<Vec<u8>>,
 ) -> std::io::Result<()> {
     let mut header = [0u8; 8];
     client.read_exact(&mut header).await?;
@@ -134,38 +124,52 @@ async fn to_server(
             }
         }
     });
-    let mut held: Vec<Vec<u8>> = Vec::new();
-    let result = loop {
-        tokio::select! {
-            frame = frames.recv() => {
-                let Some(frame) = frame else { break Ok(()) };
-                if *blocked.borrow() && frame[0] != FRAME_HEARTBEAT {
-                    held.push(frame);
-                } else if let Err(error) = server.write_all(&frame).await {
-                    break Err(error);
+    let result = async {
+        // `Some` while this connection is blocked: what it sent since, in order.
+        let mut held: Option<Vec<Vec<u8>>> = None;
+        loop {
+            tokio::select! {
+                frame = frames.recv() => {
+                    let Some(frame) = frame else { return Ok(()) };
+                    if held.is_none() && *alarm.borrow() && is_publish(&frame) {
+                        let _ = inject.send(blocked_frame("low on memory (test alarm)"));
+                        held = Some(Vec::new());
+                    }
+                    match &mut held {
+                        Some(held) if frame[0] != FRAME_HEARTBEAT => held.push(frame),
+                        _ => server.write_all(&frame).await?,
+                    }
                 }
-            }
-            changed = blocked.changed() => {
-                if changed.is_err() {
-                    break Ok(());
-                }
-                if !*blocked.borrow() {
-                    for frame in held.drain(..) {
-                        server.write_all(&frame).await?;
+                changed = alarm.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    if !*alarm.borrow()
+                        && let Some(held) = held.take()
+                    {
+                        let _ = inject.send(method_frame(10, 61, &[]));
+                        for frame in held {
+                            server.write_all(&frame).await?;
+                        }
                     }
                 }
             }
         }
-    };
+    }
+    .await;
     reader.abort();
     result
+}
+
+fn is_publish(frame: &[u8]) -> bool {
+    frame[0] == FRAME_METHOD && frame.len() >= 11 && frame[7..11] == BASIC_PUBLISH
 }
 
 /// Broker to client: frames as they come, with the injected ones between them.
 async fn to_client(
     mut server: OwnedReadHalf,
     mut client: OwnedWriteHalf,
-    mut inject: broadcast::Receiver<Vec<u8>>,
+    mut injected: mpsc::UnboundedReceiver<Vec<u8>>,
 ) -> std::io::Result<()> {
     let (frames_tx, mut frames) = mpsc::unbounded_channel();
     let reader = tokio::spawn(async move {
@@ -181,9 +185,9 @@ async fn to_client(
                 Some(frame) => frame,
                 None => break Ok(()),
             },
-            injected = inject.recv() => match injected {
-                Ok(frame) => frame,
-                Err(_) => break Ok(()),
+            frame = injected.recv() => match frame {
+                Some(frame) => frame,
+                None => break Ok(()),
             },
         };
         if let Err(error) = client.write_all(&frame).await {

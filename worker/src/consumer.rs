@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Longest wait for the broker to confirm a consumer's cancellation at shutdown.
+const CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A job handler: business logic only.
 pub trait Handler: Send + Sync + 'static {
     /// The queue it consumes.
@@ -152,10 +155,11 @@ pub async fn consume<H: Handler>(
             process(delivery, &*handler, &settler, &metrics, &locks).await;
         });
     }
-    // Stop receiving; deliveries already here finish in their own tasks.
-    let _ = channel
-        .basic_cancel(consumer.tag(), BasicCancelOptions::default())
-        .await;
+    // Stop receiving; deliveries already here finish in their own tasks. Bounded: under a
+    // resource alarm nothing can be written to the broker, and shutdown must not wait for it
+    // (closing the connection cancels the consumer anyway).
+    let cancel = channel.basic_cancel(consumer.tag(), BasicCancelOptions::default());
+    let _ = tokio::time::timeout(CANCEL_TIMEOUT, cancel).await;
 }
 
 async fn process<H: Handler>(

@@ -16,13 +16,14 @@
 //! always the waiting caller's own; throughput comes from the size of the pool
 //! (`AMQP_PUBLISH_CHANNELS`).
 
-use super::supervisor::{Session, SessionWatch};
+use super::supervisor::SessionWatch;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
-use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::time::Instant;
 
 /// A message to publish. `properties` should carry `message_id`, `content_type`,
 /// `timestamp` and headers; the publisher makes it persistent.
@@ -69,7 +70,7 @@ pub enum PublishError {
 /// The confirm-mode channels of one connection.
 #[derive(Debug)]
 pub struct PublishChannels {
-    channels: Vec<(Channel, Mutex<()>)>,
+    channels: Vec<(Channel, Arc<Mutex<()>>)>,
     next: AtomicUsize,
 }
 
@@ -82,7 +83,7 @@ impl PublishChannels {
             channel
                 .confirm_select(ConfirmSelectOptions::default())
                 .await?;
-            channels.push((channel, Mutex::new(())));
+            channels.push((channel, Arc::new(Mutex::new(()))));
         }
         Ok(Self {
             channels,
@@ -91,18 +92,18 @@ impl PublishChannels {
     }
 
     /// A free channel, held until the guard drops: the next one round-robin that is free,
-    /// else wait for that one.
-    async fn acquire(&self) -> (&Channel, MutexGuard<'_, ()>) {
+    /// else wait for that one. The guard is owned, so a publish can outlive its caller.
+    async fn acquire(&self) -> (Channel, OwnedMutexGuard<()>) {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let n = self.channels.len();
         for i in 0..n {
             let (channel, lock) = &self.channels[(start + i) % n];
-            if let Ok(guard) = lock.try_lock() {
-                return (channel, guard);
+            if let Ok(guard) = lock.clone().try_lock_owned() {
+                return (channel.clone(), guard);
             }
         }
         let (channel, lock) = &self.channels[start % n];
-        (channel, lock.lock().await)
+        (channel.clone(), lock.clone().lock_owned().await)
     }
 }
 
@@ -116,7 +117,10 @@ impl AsRef<PublishChannels> for PublishChannels {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhileBlocked {
     /// Fail at once with [`PublishError::Blocked`]: a caller with someone waiting (a webhook
-    /// sender) answers "retry later" instead of holding the request.
+    /// sender) answers "retry later" instead of holding the request. RabbitMQ announces the
+    /// alarm only once the connection publishes into it, so the message that brought the
+    /// announcement has been sent: it is left to finish on its channel (which stays taken
+    /// until its confirm) and may be stored when the alarm lifts, although it was refused.
     Refuse,
     /// Wait until the alarm lifts, however long: a background job keeps its delivery
     /// unacknowledged meanwhile rather than giving it back and spending a delivery. The
@@ -142,7 +146,7 @@ impl<T> Clone for Publisher<T> {
     }
 }
 
-impl<T: AsRef<PublishChannels>> Publisher<T> {
+impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
     /// A publisher over the supervisor's sessions that refuses to publish while blocked.
     pub fn new(sessions: SessionWatch<T>, confirm_timeout: Duration) -> Self {
         Self {
@@ -166,7 +170,8 @@ impl<T: AsRef<PublishChannels>> Publisher<T> {
             .is_some_and(|s| !s.is_failed())
     }
 
-    /// Publish and wait for the broker's confirm (at most the confirm timeout).
+    /// Publish and wait for the broker's confirm (at most the confirm timeout, not counting
+    /// time under a resource alarm with [`WhileBlocked::Wait`]).
     pub async fn publish(&self, message: Outgoing<'_>) -> Result<(), PublishError> {
         let session = self
             .sessions
@@ -174,49 +179,89 @@ impl<T: AsRef<PublishChannels>> Publisher<T> {
             .clone()
             .filter(|s| !s.is_failed())
             .ok_or(PublishError::NotConnected)?;
-        if session.is_blocked() {
-            match self.while_blocked {
-                WhileBlocked::Refuse => return Err(PublishError::Blocked),
-                WhileBlocked::Wait => {
-                    session.unblocked().await;
-                    if session.is_failed() {
-                        return Err(PublishError::NotConnected);
-                    }
-                }
-            }
-        }
+        let mut blocked = session.blocked_changes();
         let options = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()
         };
         let properties = message.properties.with_delivery_mode(2);
         let ours = properties.message_id().clone();
-        let confirmed = async {
-            let (channel, _one_at_a_time) = session.value.as_ref().acquire().await;
-            channel
-                .basic_publish(
-                    message.exchange.into(),
-                    message.routing_key.into(),
-                    options,
-                    message.body,
-                    properties,
-                )
-                .await?
-                .await
+        // Owned, so that a publish refused under an alarm can finish on its own.
+        let sent = Arc::new(AtomicBool::new(false));
+        let mut confirmed = Box::pin({
+            let session = session.clone();
+            let sent = sent.clone();
+            let exchange = message.exchange.to_owned();
+            let routing_key = message.routing_key.to_owned();
+            let body = message.body.to_vec();
+            async move {
+                let (channel, _one_at_a_time) = session.value.as_ref().acquire().await;
+                sent.store(true, Ordering::SeqCst);
+                channel
+                    .basic_publish(
+                        exchange.as_str().into(),
+                        routing_key.as_str().into(),
+                        options,
+                        &body,
+                        properties,
+                    )
+                    .await?
+                    .await
+            }
+        });
+        let mut deadline = Instant::now() + self.confirm_timeout;
+        let answer = loop {
+            if *blocked.borrow_and_update() {
+                match self.while_blocked {
+                    // Not sent yet: dropping it sends nothing.
+                    WhileBlocked::Refuse if !sent.load(Ordering::SeqCst) => {
+                        return Err(PublishError::Blocked);
+                    }
+                    WhileBlocked::Refuse => {
+                        // Sent (its publish may be what made the broker announce the alarm):
+                        // let it finish on its channel, which stays taken until the broker
+                        // answers or the connection goes.
+                        let session = session.clone();
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                _ = confirmed => {}
+                                _ = session.failed() => {}
+                            }
+                        });
+                        return Err(PublishError::Blocked);
+                    }
+                    WhileBlocked::Wait => {
+                        tracing::info!("publisher waits for the broker's resource alarm to lift");
+                        tokio::select! {
+                            answer = confirmed.as_mut() => break Some(answer),
+                            _ = blocked.wait_for(|b| !*b) => {}
+                            _ = session.failed() => return Err(PublishError::NotConnected),
+                        }
+                        // The timeout starts again once the alarm has lifted.
+                        deadline = Instant::now() + self.confirm_timeout;
+                        continue;
+                    }
+                }
+            }
+            tokio::select! {
+                answer = confirmed.as_mut() => break Some(answer),
+                _ = tokio::time::sleep_until(deadline) => break None,
+                _ = blocked.changed() => {}
+            }
         };
-        match self.confirm(&session, confirmed).await {
-            Err(_) => {
+        match answer {
+            None => {
                 // The confirm may still come, after the channel was handed to someone else:
                 // start over on a fresh connection rather than risk pairing it wrongly.
                 session.fail("no publisher confirm in time");
                 Err(PublishError::Timeout(self.confirm_timeout))
             }
-            Ok(Err(error)) => {
+            Some(Err(error)) => {
                 session.fail("publish failed on the channel");
                 Err(PublishError::Channel(error))
             }
-            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
-            Ok(Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)))) => {
+            Some(Ok(Confirmation::Ack(None))) => Ok(()),
+            Some(Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)))) => {
                 if ours.is_some() && *returned.delivery.properties.message_id() != ours {
                     // Cannot happen with one message in flight per channel; if it does, the
                     // channel's bookkeeping is not to be trusted any more.
@@ -227,38 +272,8 @@ impl<T: AsRef<PublishChannels>> Publisher<T> {
                     reply_text: returned.reply_text.to_string(),
                 })
             }
-            Ok(Ok(Confirmation::Nack(None) | Confirmation::NotRequested)) => {
+            Some(Ok(Confirmation::Nack(None) | Confirmation::NotRequested)) => {
                 Err(PublishError::Nacked)
-            }
-        }
-    }
-
-    /// Wait for `confirmed`, at most the confirm timeout. Under [`WhileBlocked::Wait`] a
-    /// timeout that ends while the connection is blocked (the alarm came after the message was
-    /// sent) is not one: the wait goes on until the alarm lifts, then a full timeout again.
-    async fn confirm<F: Future>(
-        &self,
-        session: &Session<T>,
-        confirmed: F,
-    ) -> Result<F::Output, tokio::time::error::Elapsed> {
-        let mut confirmed = std::pin::pin!(confirmed);
-        loop {
-            match tokio::time::timeout(self.confirm_timeout, confirmed.as_mut()).await {
-                Err(elapsed)
-                    if self.while_blocked == WhileBlocked::Wait
-                        && session.is_blocked()
-                        && !session.is_failed() =>
-                {
-                    tracing::info!("publisher waits for the broker's resource alarm to lift");
-                    tokio::select! {
-                        result = confirmed.as_mut() => return Ok(result),
-                        _ = session.unblocked() => {}
-                    }
-                    if session.is_failed() {
-                        return Err(elapsed);
-                    }
-                }
-                other => return other,
             }
         }
     }

@@ -63,6 +63,11 @@ impl<T> Session<T> {
         *self.blocked.borrow()
     }
 
+    /// Follows the blocked state (see [`Session::is_blocked`]).
+    pub fn blocked_changes(&self) -> watch::Receiver<bool> {
+        self.blocked.subscribe()
+    }
+
     /// Resolves once the connection is not blocked (at once if it is not), or when the session
     /// fails.
     pub async fn unblocked(&self) {
@@ -125,7 +130,12 @@ impl<T: Send + Sync + 'static> Supervisor<T> {
                         if let Some(why) = lost {
                             tracing::warn!(connection = %name, reason = %why, "amqp connection lost");
                         }
-                        let _ = session.connection.close(200, "closing".into()).await;
+                        // Bounded: a connection that cannot write (the broker gone quiet, a
+                        // resource alarm) must not hold up the reconnect or the shutdown.
+                        let close = session.connection.close(200, "closing".into());
+                        if tokio::time::timeout(CLOSE_TIMEOUT, close).await.is_err() {
+                            tracing::warn!(connection = %name, "the broker did not confirm the close in time; dropping the connection");
+                        }
                     }
                     Err(error) => {
                         tracing::warn!(connection = %name, error = %error, "amqp connection attempt failed");
@@ -152,6 +162,9 @@ impl<T: Send + Sync + 'static> Supervisor<T> {
         let _ = self.task.await;
     }
 }
+
+/// Longest wait for the broker to confirm that a connection is closed.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Longest a connection attempt, topology declaration and set-up may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);

@@ -294,7 +294,7 @@ async fn without_the_option_the_same_correlation_id_may_be_created_twice() {
 #[tokio::test]
 async fn with_a_list_lag_a_new_group_appears_in_the_lookups_only_after_it() {
     let mut config = SandboxConfig::default();
-    config.payscore.list_lag = Duration::from_millis(800);
+    config.payscore.list_lag = Duration::from_secs(3);
     let sandbox = start_with(config).await;
     let token = token(&sandbox).await;
     let group = create_group(&sandbox, &token, &group_body("entrata:6:1", None)).await;
@@ -327,9 +327,11 @@ async fn with_a_list_lag_a_new_group_appears_in_the_lookups_only_after_it() {
         .await
         .expect("answers");
     assert_eq!(got.status(), 200, "a get by id does not lag");
-    common::eventually(Duration::from_secs(5), "the group to be listed", || async {
-        (list("applicant_groups").await["total_count"] == 1).then_some(())
-    })
+    common::eventually(
+        Duration::from_secs(10),
+        "the group to be listed",
+        || async { (list("applicant_groups").await["total_count"] == 1).then_some(()) },
+    )
     .await;
     assert_eq!(
         list("screening_groups").await["screening_groups"][0]["id"],

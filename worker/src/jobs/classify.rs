@@ -6,8 +6,9 @@ use crate::clients::entrata::EntrataError;
 use crate::clients::payscore::PayscoreError;
 use crate::outcome::{DeadReason, Failure, Outcome};
 
-/// Mark a retry as one whose call may have taken effect (no quick retry in process).
-pub fn unknown_outcome(outcome: Outcome) -> Outcome {
+/// Mark a retry as one that must wait for the schedule's delay (no quick retry in process):
+/// its call may have taken effect, or an immediate retry would meet the same answer.
+pub fn wait_for_schedule(outcome: Outcome) -> Outcome {
     match outcome {
         Outcome::Retry(failure) => Outcome::Retry(Failure {
             wait_for_schedule: true,

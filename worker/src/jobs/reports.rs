@@ -15,7 +15,7 @@ use crate::clients::entrata::EntrataError;
 use crate::clients::payscore::{PayscoreClient, ReportUrl};
 use crate::config::WorkerConfig;
 use crate::consumer::Handler;
-use crate::jobs::classify::{entrata_failure, payscore_failure, unknown_outcome};
+use crate::jobs::classify::{entrata_failure, payscore_failure, wait_for_schedule};
 use crate::jobs::documents::{failed_file, file_name, mentions, parse_correlation};
 use crate::jobs::report_check::{self, ReportCheck};
 use crate::json;
@@ -275,7 +275,7 @@ impl ReportsJob {
             Ok(result) => result,
             // The upload may have landed: wait, then the document list says.
             Err(EntrataError::Call(call)) if call.outcome_unknown() => {
-                return unknown_outcome(entrata_failure(EntrataError::Call(call)));
+                return wait_for_schedule(entrata_failure(EntrataError::Call(call)));
             }
             Err(error) => return entrata_failure(error),
         };

@@ -15,7 +15,7 @@ use crate::clients::entrata::EntrataClient;
 use crate::clients::payscore::{PayscoreClient, PayscoreError};
 use crate::config::WorkerConfig;
 use crate::consumer::Handler;
-use crate::jobs::classify::{entrata_failure, payscore_failure, unknown_outcome};
+use crate::jobs::classify::{entrata_failure, payscore_failure, wait_for_schedule};
 use crate::jobs::delivery::{self, ApplicationEvent};
 use crate::jobs::report_check::{self, ReportCheck};
 use crate::metrics::WorkerMetrics;
@@ -200,7 +200,7 @@ impl ScreeningJob {
                 // Payscore may have created the group without telling us: it is the ledger.
                 match self.payscore.find_group(&correlation_id).await {
                     Ok(Some(group_id)) => self.created(job, &group_id, invited.len()),
-                    _ => unknown_outcome(payscore_failure(error, "create_group")),
+                    _ => wait_for_schedule(payscore_failure(error, "create_group")),
                 }
             }
             Err(PayscoreError::Conflict) => {
@@ -212,7 +212,8 @@ impl ScreeningJob {
                         self.created(job, &group_id, invited.len())
                     }
                     Ok(None) => payscore_failure(PayscoreError::Conflict, "create_group"),
-                    Err(error) => payscore_failure(error, "lookup after 409"),
+                    // Same wait as for the 409 itself: a quick retry would only meet it again.
+                    Err(error) => wait_for_schedule(payscore_failure(error, "lookup after 409")),
                 }
             }
             Err(error) => payscore_failure(error, "create_group"),
