@@ -56,7 +56,8 @@ pub enum PublishError {
         /// AMQP reply text.
         reply_text: String,
     },
-    /// The broker blocks publishing (resource alarm); nothing was sent.
+    /// The broker blocks publishing (resource alarm). The message was not confirmed; if it had
+    /// been sent before the alarm was announced, it may still be stored when the alarm lifts.
     #[error("the broker is blocking publishers (memory or disk alarm)")]
     Blocked,
     /// No confirm within the configured time.
@@ -196,8 +197,13 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
             let body = message.body.to_vec();
             async move {
                 let (channel, _one_at_a_time) = session.value.as_ref().acquire().await;
+                // A channel given up by a publish whose session failed may still have its
+                // message unconfirmed: never put a second one on it.
+                if session.is_failed() {
+                    return Err(PublishError::NotConnected);
+                }
                 sent.store(true, Ordering::SeqCst);
-                channel
+                let confirmation = channel
                     .basic_publish(
                         exchange.as_str().into(),
                         routing_key.as_str().into(),
@@ -205,8 +211,10 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                         &body,
                         properties,
                     )
-                    .await?
                     .await
+                    .map_err(PublishError::Channel)?
+                    .await;
+                confirmation.map_err(PublishError::Channel)
             }
         });
         let mut deadline = Instant::now() + self.confirm_timeout;
@@ -233,6 +241,7 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                     WhileBlocked::Wait => {
                         tracing::info!("publisher waits for the broker's resource alarm to lift");
                         tokio::select! {
+                            biased;
                             answer = confirmed.as_mut() => break Some(answer),
                             _ = blocked.wait_for(|b| !*b) => {}
                             _ = session.failed() => return Err(PublishError::NotConnected),
@@ -243,7 +252,9 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                     }
                 }
             }
+            // The confirm first: an ack that is ready counts, whatever else is.
             tokio::select! {
+                biased;
                 answer = confirmed.as_mut() => break Some(answer),
                 _ = tokio::time::sleep_until(deadline) => break None,
                 _ = blocked.changed() => {}
@@ -256,10 +267,11 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                 session.fail("no publisher confirm in time");
                 Err(PublishError::Timeout(self.confirm_timeout))
             }
-            Some(Err(error)) => {
+            Some(Err(PublishError::Channel(error))) => {
                 session.fail("publish failed on the channel");
                 Err(PublishError::Channel(error))
             }
+            Some(Err(other)) => Err(other),
             Some(Ok(Confirmation::Ack(None))) => Ok(()),
             Some(Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)))) => {
                 if ours.is_some() && *returned.delivery.properties.message_id() != ours {
