@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Default)]
 pub struct Readiness {
     ready: AtomicBool,
+    blocked: AtomicBool,
     draining: AtomicBool,
 }
 
@@ -32,6 +33,11 @@ impl Readiness {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
+    /// Set while the broker blocks the connection (resource alarm): not ready meanwhile.
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::SeqCst);
+    }
+
     /// Set once, at the start of shutdown; `/readyz` answers 503 from then on.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
@@ -44,7 +50,9 @@ impl Readiness {
 
     /// True when `/readyz` answers 200.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst) && !self.is_draining()
+        self.ready.load(Ordering::SeqCst)
+            && !self.blocked.load(Ordering::SeqCst)
+            && !self.is_draining()
     }
 }
 
@@ -68,6 +76,11 @@ async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
         (StatusCode::OK, "ready\n")
     } else if state.readiness.is_draining() {
         (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else if state.readiness.blocked.load(Ordering::SeqCst) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "blocked: the broker has a resource alarm\n",
+        )
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not connected\n")
     }

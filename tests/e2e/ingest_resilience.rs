@@ -272,6 +272,8 @@ async fn during_a_broker_alarm_ingest_answers_503_without_waiting_and_stays_conn
     let readyz = format!("{}/readyz", ingest.admin_url);
     let ready = client.get(&readyz).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let why = ready.text().await.expect("text");
+    assert!(why.contains("resource alarm"), "{why}");
     // Known blocked now: refused without being sent.
     assert_eq!(
         post(3).await.expect("answers").status(),

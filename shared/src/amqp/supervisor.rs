@@ -123,6 +123,7 @@ impl<T: Send + Sync + 'static> Supervisor<T> {
                         let _ = tx.send(Some(session.clone()));
                         let lost = watch_connection(&session, &stop, &readiness, &metrics).await;
                         readiness.set_ready(false);
+                        readiness.set_blocked(false);
                         metrics.amqp_connected.set(0);
                         metrics.amqp_blocked.set(0);
                         let _ = tx.send(None);
@@ -254,15 +255,17 @@ async fn watch_connection<T>(
                 // and consumers look at the session's blocked state.
                 Some(Event::ConnectionBlocked(reason)) => {
                     tracing::warn!(reason = %reason, "the broker blocked publishing (resource alarm)");
-                    session.blocked.send_replace(true);
+                    // Readiness and metric first: a publisher woken by the change may answer
+                    // its caller at once, and whoever looks next must see the alarm.
+                    readiness.set_blocked(true);
                     metrics.amqp_blocked.set(1);
-                    readiness.set_ready(false);
+                    session.blocked.send_replace(true);
                 }
                 Some(Event::ConnectionUnblocked) => {
                     tracing::info!("the broker accepts publishing again");
                     session.blocked.send_replace(false);
                     metrics.amqp_blocked.set(0);
-                    readiness.set_ready(true);
+                    readiness.set_blocked(false);
                 }
                 Some(_) => {}
                 None => return Some("event stream ended".into()),
