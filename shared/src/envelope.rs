@@ -67,6 +67,22 @@ pub fn now_millis() -> i64 {
         .unwrap_or_default()
 }
 
+/// The UTC calendar date `(year, month, day)` of a Unix time in milliseconds (the proleptic
+/// Gregorian calendar; Howard Hinnant's `civil_from_days`).
+pub fn utc_date(unix_millis: i64) -> (i64, u32, u32) {
+    let days = unix_millis.div_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// A W3C `traceparent` for a new hop: the incoming trace id is kept when the incoming header
 /// is valid, a new span id is always drawn.
 /// <https://www.w3.org/TR/trace-context/#traceparent-header>
@@ -122,5 +138,14 @@ mod tests {
         assert_eq!(out.len(), 55);
         assert!(!out.contains("00000000000000000000000000000000"));
         assert_eq!(traceparent(Some("garbage")).len(), 55);
+    }
+
+    #[test]
+    fn utc_dates_of_known_instants() {
+        assert_eq!(utc_date(0), (1970, 1, 1));
+        assert_eq!(utc_date(951_782_400_000), (2000, 2, 29));
+        assert_eq!(utc_date(1_795_391_999_999), (2026, 11, 22));
+        assert_eq!(utc_date(1_795_392_000_000), (2026, 11, 23));
+        assert_eq!(utc_date(-1), (1969, 12, 31));
     }
 }

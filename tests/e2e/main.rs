@@ -9,3 +9,4 @@ mod reports;
 mod screening;
 mod screening_failures;
 mod screening_resilience;
+mod sweep;

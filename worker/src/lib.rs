@@ -15,6 +15,7 @@ pub mod outcome;
 pub mod properties;
 pub mod replay;
 pub mod settle;
+pub mod sweep;
 
 use crate::clients::entrata::EntrataClient;
 use crate::clients::http::Downstream;

@@ -6,15 +6,17 @@ use shared::config::{EXIT_CONFIG, ProcessEnv};
 use std::process::ExitCode;
 use worker::config::WorkerConfig;
 use worker::replay::{ReplayArgs, replay};
+use worker::sweep::{SweepArgs, sweep};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None => serve(),
         Some("replay") => replay_dead_letters(&args[1..]),
+        Some("sweep") => sweep_applications(&args[1..]),
         Some(other) => {
             eprintln!(
-                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`)"
+                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`, or `worker sweep`)"
             );
             ExitCode::from(EXIT_CONFIG)
         }
@@ -79,4 +81,54 @@ fn replay_dead_letters(args: &[String]) -> ExitCode {
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().expect("the tokio runtime starts")
+}
+
+fn sweep_applications(args: &[String]) -> ExitCode {
+    let args = match SweepArgs::parse(args) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("worker sweep: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let config = match WorkerConfig::from_env(&ProcessEnv) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("worker sweep: configuration error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    shared::telemetry::init(config.common.log_format);
+    match runtime().block_on(sweep(&config, &args)) {
+        Ok(report) => {
+            let verb = if args.dry_run {
+                "would queue"
+            } else {
+                "queued"
+            };
+            for found in &report.queued {
+                println!(
+                    "property {} application {}: {verb} (completed {})",
+                    found.property_id, found.application_id, found.completed_on
+                );
+            }
+            for (property, why) in &report.failed {
+                println!("property {property}: not swept: {why}");
+            }
+            println!(
+                "sweep: {} application(s) {verb}, {} propert(ies) not swept",
+                report.queued.len(),
+                report.failed.len()
+            );
+            if report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("worker sweep: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -152,6 +152,11 @@ impl Properties {
         self.enabled.get(property_id)
     }
 
+    /// The ids of the enabled properties, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.enabled.keys().map(String::as_str)
+    }
+
     /// How many properties are enabled.
     pub fn len(&self) -> usize {
         self.enabled.len()

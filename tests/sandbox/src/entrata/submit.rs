@@ -133,9 +133,15 @@ impl EntrataState {
                 Some(id) => id,
                 None => data.properties.first().map(|p| p.id).unwrap_or_default(),
             };
-            data.add_application(property_id, &shape)
-                .cloned()
-                .ok_or_else(|| ControlError::NotFound(format!("no property {property_id}")))?
+            let id = data
+                .add_application(property_id, &shape)
+                .map(|a| a.application_id)
+                .ok_or_else(|| ControlError::NotFound(format!("no property {property_id}")))?;
+            // Submitted now: completed today (UTC), unlike the seeded applications.
+            let (year, month, day) = shared::envelope::utc_date(shared::envelope::now_millis());
+            let app = data.applications.get_mut(&id).expect("just added");
+            app.created_on = format!("{month:02}/{day:02}/{year}");
+            app.clone()
         };
         tracing::info!(
             property_id = app.property_id,
