@@ -112,12 +112,19 @@ fn sweep_applications(args: &[String]) -> ExitCode {
                     found.property_id, found.application_id, found.completed_on
                 );
             }
+            for found in &report.already_queued {
+                println!(
+                    "property {} application {}: left out, a message of it is queued or dead-lettered",
+                    found.property_id, found.application_id
+                );
+            }
             for (property, why) in &report.failed {
                 println!("property {property}: not swept: {why}");
             }
             println!(
-                "sweep: {} application(s) {verb}, {} propert(ies) not swept",
+                "sweep: {} application(s) {verb}, {} left out (already queued), {} propert(ies) not swept",
                 report.queued.len(),
+                report.already_queued.len(),
                 report.failed.len()
             );
             if report.failed.is_empty() {
