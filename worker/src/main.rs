@@ -122,7 +122,7 @@ fn sweep_applications(args: &[String]) -> ExitCode {
                 println!("property {property}: not swept: {why}");
             }
             println!(
-                "sweep: {} application(s) {verb}, {} left out (already queued), {} propert(ies) not swept",
+                "sweep: applications {verb}: {}; left out (already queued): {}; properties not swept: {}",
                 report.queued.len(),
                 report.already_queued.len(),
                 report.failed.len()

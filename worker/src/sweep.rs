@@ -158,6 +158,10 @@ pub async fn sweep(config: &WorkerConfig, args: &SweepArgs) -> Result<SweepRepor
     )
     .await?;
     let topology = amqp.topology();
+    // Idempotent, as at every worker start: a sweep before any worker ran finds the queues.
+    let declare = connection.create_channel().await?;
+    topology.declare(&declare).await?;
+    let _ = declare.close(200, "topology declared".into()).await;
     let mut queues = vec![
         topology.queue(WorkQueue::Screenings),
         topology.dead_queue(WorkQueue::Screenings),
