@@ -5,8 +5,10 @@
 #                           manifest is alerts.yml wrapped (single source of truth)
 #   3. kustomize            base and every overlay render (kubectl's built-in kustomize)
 #   4. kubernetes-validate  built-in kinds against the Kubernetes $K8S_VERSION schemas, strict
-#   5. CRD schemas          KEDA, Prometheus Operator and RabbitMQ objects against vendored schemas
-#   6. fleet checks         manifests agree with README (variables, probes, drain time, secrets...)
+#   5. CRD schemas          KEDA, Prometheus Operator, RabbitMQ and CloudNativePG objects against
+#                           vendored schemas
+#   6. fleet checks         manifests agree with README (variables, probes, drain time, secrets,
+#                           the ledger's database...)
 #   7. dashboard            valid JSON; every panel query parses (promtool); metrics exist
 #   8. hadolint             the Dockerfile
 # Installs its own tools when missing (a venv from PyPI, promtool from Debian's `prometheus`
@@ -97,9 +99,10 @@ step() {
   fi
 }
 
+# Step functions run inside `if`, where `set -e` does not apply: each failure returns explicitly.
 lint_yaml() {
   "$BIN/yamllint" -s -c "$DEPLOY/.yamllint.yaml" \
-    "$DEPLOY/kubernetes" "$DEPLOY/prometheus" "$DEPLOY/grafana" "$DEPLOY/.yamllint.yaml"
+    "$DEPLOY/kubernetes" "$DEPLOY/prometheus" "$DEPLOY/grafana" "$DEPLOY/.yamllint.yaml" || return 1
   echo "yamllint: $(find "$DEPLOY/kubernetes" "$DEPLOY/prometheus" "$DEPLOY/grafana" -name '*.y*ml' | wc -l) files clean"
 }
 
@@ -130,7 +133,7 @@ overlays() { ls "$OUT"/*.yaml | grep -v -e '/base.yaml$' -e '/step.log$'; }
 validate_builtin() {
   # Custom resources only get a "no schema" warning here: step 5 checks them.
   "$BIN/kubernetes-validate" --strict --quiet --no-warn -k "$K8S_VERSION" \
-    "$OUT"/base.yaml $(overlays) "$DEPLOY/kubernetes/base/secrets.example.yaml"
+    "$OUT"/base.yaml $(overlays) "$DEPLOY/kubernetes/base/secrets.example.yaml" || return 1
   echo "kubernetes-validate --strict -k $K8S_VERSION: base, $(overlays | xargs -n1 basename | paste -sd' '), secrets example"
 }
 
@@ -167,7 +170,7 @@ step "3 kustomize build" render
 step "4 kubernetes-validate (built-in kinds)" validate_builtin
 step "5 custom resources against vendored CRD schemas" \
   "$PY" "$DEPLOY/validate/checks.py" crds "$DEPLOY/kubernetes/schemas" $(overlays)
-step "6 fleet checks (README variables, probes, drain, secrets, KEDA, policies)" \
+step "6 fleet checks (README variables, probes, drain, secrets, KEDA, policies, ledger)" \
   "$PY" "$DEPLOY/validate/checks.py" fleet "$REPO/README.md" "$DEPLOY/kubernetes/base/secrets.example.yaml" $(overlays)
 step "6b base properties file" "$PY" "$DEPLOY/validate/checks.py" properties "$DEPLOY/kubernetes/base/properties.toml"
 step "7 dashboard" check_dashboard

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole fleet on this machine: a broker, the sandbox Entrata and Payscore simulators,
-# ingest and worker with a ready-made configuration. It submits sample applications and prints
-# each one's journey, then keeps everything running until Ctrl-C, which stops every process.
+# The whole fleet on this machine: a broker, PostgreSQL (the worker's ledger), the sandbox Entrata
+# and Payscore simulators, ingest and worker with a ready-made configuration. It submits sample
+# applications and prints each one's journey, then keeps everything running until Ctrl-C.
 #
 #   deploy/local/run.sh [--applications N] [--interval-ms MS] [--finish-after-ms MS] [--no-demo]
 #
@@ -23,6 +23,26 @@ while [ $# -gt 0 ]; do
 done
 
 bash deploy/local/broker.sh
+bash deploy/local/database.sh
+export DATABASE_ADMIN_URL="${DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+# The worker's ledger: database fleet_local on the same server, as the admin role. It starts
+# empty every run, like the simulators: their application ids repeat from one run to the next,
+# and a ledger that remembered the last run would take them for work already done.
+admin_base="${DATABASE_ADMIN_URL%%\?*}"
+admin_query="${DATABASE_ADMIN_URL#"$admin_base"}"
+admin_authority="${admin_base#*://}"
+admin_authority="${admin_authority%%/*}"
+export DATABASE_URL="${admin_base%%://*}://${admin_authority}/fleet_local${admin_query}"
+if command -v psql >/dev/null 2>&1; then
+  psql "$DATABASE_ADMIN_URL" -w -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SELECT 'DROP DATABASE fleet_local WITH (FORCE)' WHERE EXISTS (SELECT 1 FROM pg_database WHERE datname = 'fleet_local')
+\gexec
+CREATE DATABASE fleet_local
+SQL
+  echo "run: ledger database fleet_local (re)created"
+else
+  echo "run: psql not found: create the database fleet_local yourself (createdb fleet_local) if the worker cannot reach it" >&2
+fi
 echo "run: building (the first build takes a few minutes)"
 cargo build --workspace --bins --quiet
 
@@ -87,6 +107,7 @@ Where to look:
   simulators       http://127.0.0.1:${PAYSCORE_PORT}/_control/groups   http://127.0.0.1:${ENTRATA_PORT}/_control/properties
   queues           rabbitmqctl list_queues name messages | grep '^${AMQP_PREFIX}'
   dead letters     AMQP_PREFIX=${AMQP_PREFIX} target/debug/worker replay --queue screenings --dry-run
+  ledger           DATABASE_URL=$(printf '%s' "$DATABASE_URL" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#') target/debug/worker status --application <id>
   logs             $logs
 Ctrl-C stops everything.
 WHERE

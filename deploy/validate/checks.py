@@ -154,7 +154,13 @@ def fleet_overlay(docs, variables, example):
     scaled = by_kind(docs, "ScaledObject")
     auths = by_kind(docs, "TriggerAuthentication")
 
+    generated = cnpg_generated_secrets(docs)
+
     def secret_key_documented(secret, key, what):
+        if secret in generated:
+            cluster, keys = generated[secret]
+            check(key in keys, f"{what}: secret {secret}/{key} is one the CloudNativePG Cluster {cluster} generates")
+            return
         check(key in example.get(secret, {}).get("stringData", {}),
               f"{what}: secret {secret}/{key} is in base/secrets.example.yaml")
 
@@ -191,6 +197,27 @@ def fleet_overlay(docs, variables, example):
         for c in pod["containers"]:
             fleet_container(name, pod, c, configmaps, variables, secret_key_documented)
 
+    # The worker's other runs (sweep CronJob, migrate Job): same rules for variables, secrets and
+    # security, and the same ledger as the worker.
+    batch = {name: cj["spec"]["jobTemplate"]["spec"]["template"]["spec"] for name, cj in by_kind(docs, "CronJob").items()}
+    batch |= {name: job["spec"]["template"]["spec"] for name, job in by_kind(docs, "Job").items()}
+    for name, pod in batch.items():
+        for c in pod["containers"]:
+            fleet_batch_container(name, pod, c, configmaps, variables, secret_key_documented)
+    worker_pods = {name: d["spec"]["template"]["spec"] for name, d in deployments.items()} | batch
+    database_urls = {}
+    for name, pod in worker_pods.items():
+        for c in pod["containers"]:
+            if pathlib.Path(c["command"][0]).name == "worker":
+                ref = next((e.get("valueFrom", {}).get("secretKeyRef") for e in c.get("env", [])
+                            if e["name"] == "DATABASE_URL"), None)
+                database_urls[f"{name}/{c['name']}"] = f"{ref['name']}/{ref['key']}" if ref else None
+    if database_urls:
+        check(len(set(database_urls.values())) == 1 and None not in database_urls.values(),
+              f"every worker run reads DATABASE_URL from one secret key ({database_urls})")
+
+    fleet_postgres(docs, configmaps, scaled)
+
     # The delivery limit: queue argument (AMQP_DELIVERY_LIMIT) and policy must agree.
     limits = {cm["data"]["AMQP_DELIVERY_LIMIT"] for cm in configmaps.values() if "AMQP_DELIVERY_LIMIT" in cm.get("data", {})}
     policy = by_kind(docs, "Policy").get("fleet-work-queues")
@@ -206,7 +233,8 @@ def fleet_overlay(docs, variables, example):
         for ep in sm["spec"]["endpoints"]:
             check(ep["port"] in svc_ports, f"ServiceMonitor {name}: Service port {ep['port']} exists")
     pod_ports = {p["name"] for d in deployments.values() for c in d["spec"]["template"]["spec"]["containers"]
-                 for p in c.get("ports", [])} | {"prometheus"}  # the operator names RabbitMQ's 15692 `prometheus`
+                 for p in c.get("ports", [])} | {"prometheus", "metrics"}
+    # The operators name RabbitMQ's 15692 `prometheus` and CloudNativePG's exporter (9187) `metrics`.
     for name, pm in by_kind(docs, "PodMonitor").items():
         for ep in pm["spec"]["podMetricsEndpoints"]:
             check(ep["port"] in pod_ports, f"PodMonitor {name}: pod port {ep['port']} exists")
@@ -272,6 +300,80 @@ def fleet_container(dep, pod, c, configmaps, variables, secret_key_documented):
                 found = configmaps.get(vol["configMap"]["name"], {}).get("data", {}).get(path.name)
         if check(found is not None, f"{what}: PROPERTIES_FILE {path} is mounted from a ConfigMap"):
             properties_text(found, f"{what}: {path}")
+
+
+def fleet_batch_container(name, pod, c, configmaps, variables, secret_key_documented):
+    """A CronJob's or Job's container running one of the binaries: variables, secrets, security."""
+    what = f"{name}/{c['name']}"
+    binary = pathlib.Path(c["command"][0]).name
+    env = {}
+    for ref in c.get("envFrom", []):
+        cm = configmaps.get(ref.get("configMapRef", {}).get("name"))
+        if check(cm is not None, f"{what}: envFrom ConfigMap {ref.get('configMapRef', {}).get('name')} exists"):
+            env.update(cm.get("data", {}))
+    for e in c.get("env", []):
+        env[e["name"]] = e.get("value", "<from secret>")
+        ref = e.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            secret_key_documented(ref["name"], ref["key"], f"{what} {e['name']}")
+    for var in sorted(set(env) - HELPER_VARS):
+        used_by = variables.get(var, ("",))[0]
+        check(used_by in ("both", binary), f"{what}: {var} is a README variable of {binary} ({used_by or 'not in README'})")
+    check(pod.get("restartPolicy") in ("Never", "OnFailure"), f"{what}: restartPolicy Never or OnFailure")
+    sc, psc = c.get("securityContext", {}), pod.get("securityContext", {})
+    check(psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 65532, f"{what}: runs as numeric non-root 65532 (as the Dockerfile)")
+    check(sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
+          and sc.get("capabilities", {}).get("drop") == ["ALL"], f"{what}: read-only root, no privilege escalation, no capabilities")
+    check("cpu" in c.get("resources", {}).get("requests", {}) and "memory" in c.get("resources", {}).get("limits", {}),
+          f"{what}: CPU request and memory limit set")
+
+
+# Keys of the secret CloudNativePG creates for the owner of bootstrap.initdb's database
+# (pkg/specs/secrets.go, CreateSecret).
+CNPG_APP_SECRET_KEYS = {"username", "user", "password", "dbname", "host", "port", "pgpass",
+                        "uri", "jdbc-uri", "fqdn-uri", "fqdn-jdbc-uri"}
+# PostgreSQL's own default, which CloudNativePG keeps.
+POSTGRES_DEFAULT_MAX_CONNECTIONS = 100
+# superuser_reserved_connections (3) and the operator's own sessions, with room to spare.
+POSTGRES_RESERVED_CONNECTIONS = 10
+
+
+def cnpg_clusters(docs):
+    return {d["metadata"]["name"]: d for _, d in docs
+            if d["kind"] == "Cluster" and d["apiVersion"].startswith("postgresql.cnpg.io/")}
+
+
+def cnpg_generated_secrets(docs):
+    """{secret: (cluster, keys)} for the `<cluster>-app` secrets the operator generates."""
+    out = {}
+    for name, cluster in cnpg_clusters(docs).items():
+        initdb = cluster["spec"].get("bootstrap", {}).get("initdb")
+        if initdb is not None and "secret" not in initdb:
+            out[f"{name}-app"] = (name, CNPG_APP_SECRET_KEYS)
+    return out
+
+
+def fleet_postgres(docs, configmaps, scaled):
+    """The ledger's CloudNativePG Cluster, if the overlay runs one."""
+    pool = max([int(cm["data"]["LEDGER_POOL_SIZE"]) for cm in configmaps.values()
+                if "LEDGER_POOL_SIZE" in cm.get("data", {})] or [16])
+    workers = max([so["spec"].get("maxReplicaCount", 100) for so in scaled.values()] or [0])
+    for name, cluster in cnpg_clusters(docs).items():
+        spec = cluster["spec"]
+        what = f"Cluster {name}"
+        instances = spec.get("instances", 1)
+        initdb = spec.get("bootstrap", {}).get("initdb", {})
+        check(initdb.get("database") and initdb.get("owner"), f"{what}: bootstrap.initdb names the database and its owner")
+        sync = spec.get("postgresql", {}).get("synchronous")
+        if sync:
+            check(sync["number"] < instances, f"{what}: fewer synchronous standbys ({sync['number']}) than instances ({instances}), or no commit could complete")
+        if instances == 1:
+            check(spec.get("enablePDB") is False, f"{what}: a single instance has no PodDisruptionBudget (it would block every node drain)")
+        max_conn = int(spec.get("postgresql", {}).get("parameters", {}).get("max_connections", POSTGRES_DEFAULT_MAX_CONNECTIONS))
+        # Every worker replica, a sweep and a migration, each with its own pool.
+        needed = (workers + 2) * pool + POSTGRES_RESERVED_CONNECTIONS
+        check(max_conn >= needed,
+              f"{what}: max_connections {max_conn} >= (maxReplicaCount {workers} + sweep + migrate) x LEDGER_POOL_SIZE {pool} + {POSTGRES_RESERVED_CONNECTIONS} reserved = {needed}")
 
 
 # === properties ===

@@ -9,8 +9,8 @@ use crate::metrics::Metrics;
 use axum::{
     Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get,
 };
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,9 @@ pub struct Readiness {
     ready: AtomicBool,
     blocked: AtomicBool,
     draining: AtomicBool,
+    /// A dependency other than the broker that the component cannot work without (the
+    /// worker's ledger), with what `/readyz` says while it is missing.
+    unavailable: Mutex<Option<&'static str>>,
 }
 
 impl Readiness {
@@ -38,6 +41,16 @@ impl Readiness {
         self.blocked.store(blocked, Ordering::SeqCst);
     }
 
+    /// Set while a dependency other than the broker is missing (`Some(why)`, shown by
+    /// `/readyz`), cleared with `None`.
+    pub fn set_unavailable(&self, why: Option<&'static str>) {
+        *self.unavailable.lock().expect("not poisoned") = why;
+    }
+
+    fn unavailable(&self) -> Option<&'static str> {
+        *self.unavailable.lock().expect("not poisoned")
+    }
+
     /// Set once, at the start of shutdown; `/readyz` answers 503 from then on.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
@@ -52,6 +65,7 @@ impl Readiness {
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
             && !self.blocked.load(Ordering::SeqCst)
+            && self.unavailable().is_none()
             && !self.is_draining()
     }
 }
@@ -73,16 +87,18 @@ pub fn router(metrics: Metrics, readiness: Arc<Readiness>) -> Router {
 
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
     if state.readiness.is_ready() {
-        (StatusCode::OK, "ready\n")
+        (StatusCode::OK, "ready\n".to_owned())
     } else if state.readiness.is_draining() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n".to_owned())
+    } else if let Some(why) = state.readiness.unavailable() {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"))
     } else if state.readiness.blocked.load(Ordering::SeqCst) {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "blocked: the broker has a resource alarm\n",
+            "blocked: the broker has a resource alarm\n".to_owned(),
         )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not connected\n")
+        (StatusCode::SERVICE_UNAVAILABLE, "not connected\n".to_owned())
     }
 }
 

@@ -221,44 +221,29 @@ async fn garbage_is_dead_lettered_byte_for_byte_and_unknown_properties_are_ignor
 }
 
 #[tokio::test]
-async fn the_assumed_v1_lookup_guards_against_duplicates_too() {
+async fn the_assumed_v1_lookup_resolves_a_create_whose_answer_was_lost() {
     let options = FleetOptions {
         env: vec![("PAYSCORE_LOOKUP", "screening_groups".into())],
         ..Default::default()
     };
     let fleet = Fleet::start("v1-lookup", options).await;
-    let a = fleet
-        .control()
-        .submit_application(&SubmitOptions {
-            property_id: Some(100001),
-            every_email: true,
-            send_webhook: Some(false),
-            ..Default::default()
-        })
-        .await
-        .expect("submit");
-    fleet
-        .control()
-        .resend_application_webhook(
-            a.application_id,
-            &Resend {
-                copies: Some(4),
-                event_type: None,
-            },
-        )
-        .await
-        .expect("resend");
+    fleet.lose_next_create_answer().await;
+    let a = fleet.submit(100001).await;
     fleet.one_group(a.property_id, a.application_id).await;
-    eventually(Duration::from_secs(20), "three duplicates", || async {
-        let series = r#"worker_jobs_total{outcome="duplicate",queue="screenings"}"#;
-        (fleet.worker().sample(series).await == 3.0).then_some(())
-    })
-    .await;
+    let done = r#"worker_jobs_total{outcome="done",queue="screenings"}"#;
+    fleet.worker().wait_for(done, 1.0).await;
     let lookups = fleet.calls(Simulator::Payscore, "find_groups").await;
+    assert!(!lookups.is_empty(), "the v1 route resolved the unknown create");
     assert!(
-        lookups.len() >= 4,
-        "the v1 route was used ({} calls)",
-        lookups.len()
+        fleet
+            .calls(Simulator::Payscore, "applicant_groups")
+            .await
+            .is_empty(),
+        "the v2 list was not used"
+    );
+    assert_eq!(
+        fleet.calls(Simulator::Payscore, "create_group").await.len(),
+        1
     );
     fleet.stop().await;
 }

@@ -1,16 +1,22 @@
-//! `worker sweep`: an application whose webhook never arrived is screened all the same, once.
+//! `worker sweep`: an application whose webhook never arrived is screened all the same, once;
+//! an application the ledger knows is never queued again.
 
 use fleet_tests::fleet::{Fleet, FleetOptions};
 use sandbox::entrata::submit::SubmitOptions;
 use shared::amqp::WorkQueue;
 use std::time::Duration;
 use worker::config::WorkerConfig;
-use worker::sweep::{SweepArgs, sweep};
+use worker::sweep::{Found, SweepArgs, sweep};
 
-const SERIES_DUPLICATE: &str = r#"worker_jobs_total{outcome="duplicate",queue="screenings"}"#;
+fn has(found: &[Found], application_id: u64) -> bool {
+    found
+        .iter()
+        .any(|f| f.application_id == application_id.to_string())
+}
 
 #[tokio::test]
-async fn a_sweep_screens_an_application_whose_webhook_was_lost_and_a_second_sweep_adds_nothing() {
+async fn a_sweep_screens_an_application_whose_webhook_was_lost_and_a_second_sweep_queues_nothing()
+{
     let fleet = Fleet::start("sweep", FleetOptions::default()).await;
     let lost = fleet
         .control()
@@ -23,36 +29,16 @@ async fn a_sweep_screens_an_application_whose_webhook_was_lost_and_a_second_swee
         .await
         .expect("submit");
     let config = WorkerConfig::from_env(&fleet.worker_env).expect("valid configuration");
-    let listed = |report: &worker::sweep::SweepReport| {
-        report
-            .queued
-            .iter()
-            .any(|f| f.application_id == lost.application_id.to_string())
-    };
 
     let dry = sweep(
         &config,
-        &SweepArgs {
-            since: Duration::from_secs(86_400),
-            include_today: true,
-            dry_run: true,
-        },
-    )
-    .await
-    .expect("dry run");
-    assert!(listed(&dry), "the application completed today is found");
-    let by_default = sweep(
-        &config,
-        &SweepArgs {
-            include_today: false,
-            ..SweepArgs::parse(&["--dry-run".to_owned()]).expect("valid")
-        },
+        &SweepArgs::parse(&["--dry-run".to_owned()]).expect("valid"),
     )
     .await
     .expect("dry run");
     assert!(
-        !listed(&by_default),
-        "today's applications wait for the next day unless asked"
+        has(&dry.queued, lost.application_id),
+        "an application completed today is found by default"
     );
     assert!(dry.failed.is_empty(), "{:?}", dry.failed);
     assert_eq!(
@@ -65,24 +51,20 @@ async fn a_sweep_screens_an_application_whose_webhook_was_lost_and_a_second_swee
 
     let args = SweepArgs {
         since: Duration::from_secs(86_400),
-        include_today: true,
         dry_run: false,
     };
     let first = sweep(&config, &args).await.expect("sweep");
-    assert!(listed(&first));
+    assert!(has(&first.queued, lost.application_id));
     fleet.one_group(lost.property_id, lost.application_id).await;
 
-    let duplicates = fleet.worker().sample(SERIES_DUPLICATE).await;
     let second = sweep(&config, &args).await.expect("sweep again");
-    assert!(listed(&second));
-    fleet_tests::eventually(
-        Duration::from_secs(20),
-        "the repeat seen as a duplicate",
-        || async {
-            (fleet.worker().sample(SERIES_DUPLICATE).await >= duplicates + 1.0).then_some(())
-        },
-    )
-    .await;
+    assert!(
+        has(&second.already_known, lost.application_id),
+        "the ledger knows it now"
+    );
+    assert!(!has(&second.queued, lost.application_id));
+    let screenings = fleet.broker.topology().queue(WorkQueue::Screenings);
+    assert_eq!(fleet.broker.count(&screenings).await, 0, "nothing queued");
     assert_eq!(
         fleet
             .group_count(lost.property_id, lost.application_id)
@@ -94,7 +76,7 @@ async fn a_sweep_screens_an_application_whose_webhook_was_lost_and_a_second_swee
 }
 
 #[tokio::test]
-async fn an_application_waiting_in_the_dead_letter_queue_is_not_swept_again() {
+async fn a_dead_lettered_application_is_not_swept_again_even_after_its_dead_letter_is_gone() {
     let fleet = Fleet::start("sweep-dead", FleetOptions::default()).await;
     let no_email = fleet
         .control()
@@ -109,43 +91,21 @@ async fn an_application_waiting_in_the_dead_letter_queue_is_not_swept_again() {
     let config = WorkerConfig::from_env(&fleet.worker_env).expect("valid configuration");
     let args = SweepArgs {
         since: Duration::from_secs(86_400),
-        include_today: true,
         dry_run: false,
     };
-    let ours = |found: &[worker::sweep::Found]| {
-        found
-            .iter()
-            .any(|f| f.application_id == no_email.application_id.to_string())
-    };
     let first = sweep(&config, &args).await.expect("sweep");
-    assert!(ours(&first.queued));
+    assert!(has(&first.queued, no_email.application_id));
+    // `dead_letter` takes it off the queue, as an operator's purge would.
     fleet
         .dead_letter(WorkQueue::Screenings, "no_applicant_email")
         .await;
-    // `dead_letter` took that one off the queue: with nothing waiting, the next sweep queues
-    // the application again, and the worker dead-letters it again.
     let again = sweep(&config, &args).await.expect("sweep");
     assert!(
-        ours(&again.queued),
-        "a dead letter taken away no longer guards"
+        has(&again.already_known, no_email.application_id),
+        "the ledger remembers the application whatever became of its message"
     );
+    assert!(!has(&again.queued, no_email.application_id));
     let dead = fleet.broker.topology().dead_queue(WorkQueue::Screenings);
-    fleet_tests::eventually(
-        Duration::from_secs(20),
-        "the second dead letter",
-        || async { (fleet.broker.count(&dead).await == 1).then_some(()) },
-    )
-    .await;
-    let third = sweep(&config, &args).await.expect("sweep");
-    assert!(
-        ours(&third.already_queued),
-        "left out while its dead letter waits"
-    );
-    assert!(!ours(&third.queued));
-    assert_eq!(
-        fleet.broker.count(&dead).await,
-        1,
-        "the dead letter is left in place"
-    );
+    assert_eq!(fleet.broker.count(&dead).await, 0, "no new dead letter");
     fleet.stop().await;
 }

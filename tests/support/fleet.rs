@@ -3,8 +3,9 @@
 
 use crate::broker::header_text;
 use crate::ingest::{IngestHandle, PASSWORD, USER, default_env};
+use crate::process::{Running, binary, free_port};
 use crate::worker::{WorkerHandle, properties_file};
-use crate::{TestBroker, eventually};
+use crate::{TestBroker, TestDatabase, eventually};
 use lapin::message::BasicGetMessage;
 use sandbox::entrata::submit::{SubmitOptions, SubmittedApplication};
 use sandbox::payscore::ControlGroup;
@@ -37,6 +38,8 @@ pub const DISABLED_PROPERTY: u64 = 100005;
 pub struct Fleet {
     /// The test's broker namespace.
     pub broker: TestBroker,
+    /// The test's ledger database.
+    pub database: TestDatabase,
     /// The simulators.
     pub sandbox: Sandbox,
     /// Ingest.
@@ -72,6 +75,7 @@ impl Fleet {
     /// Start broker namespace, ingest, sandbox and worker; wait until all are ready.
     pub async fn start(test: &str, options: FleetOptions) -> Self {
         let broker = TestBroker::new(test).await;
+        let database = TestDatabase::new(test).await;
         let mut common: HashMap<String, String> = default_env(&broker);
         // Short delays so retries and report checks happen within a test.
         for (k, v) in [
@@ -118,6 +122,8 @@ impl Fleet {
             ),
             ("PAYSCORE_TIMEOUT_MS", "2000".into()),
             ("ENTRATA_TIMEOUT_MS", "2000".into()),
+            ("DATABASE_URL", database.url.clone()),
+            ("LEDGER_CLAIM_TTL_SECONDS", "8".into()),
         ] {
             worker_env.entry(k.into()).or_insert(v);
         }
@@ -132,6 +138,7 @@ impl Fleet {
         };
         Self {
             broker,
+            database,
             sandbox,
             ingest,
             worker,
@@ -237,6 +244,43 @@ impl Fleet {
             .len()
     }
 
+    /// Start the real `worker` binary with the fleet's worker environment (plus `extra`), its
+    /// admin port on a free local port, and wait until it is ready. Its log goes to
+    /// `/tmp/<prefix>worker-<port>.log`.
+    pub async fn spawn_worker(&self, extra: &[(&str, String)]) -> WorkerProcess {
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("{}worker-{port}.log", self.broker.prefix));
+        let mut command = std::process::Command::new(binary("worker"));
+        command
+            .envs(&self.worker_env)
+            .env("ADMIN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("LOG_FORMAT", "json")
+            .stdout(std::fs::File::create(&log).expect("log file"))
+            .stderr(std::process::Stdio::null());
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let process = WorkerProcess {
+            admin_url: format!("http://127.0.0.1:{port}"),
+            running: Running(command.spawn().expect("start the worker binary")),
+        };
+        process.wait_ready().await;
+        process
+    }
+
+    /// Make Payscore perform the next create but never answer it (the worker's call times
+    /// out): the create's outcome is unknown to the worker.
+    pub async fn lose_next_create_answer(&self) {
+        self.control()
+            .fail_next(
+                Simulator::Payscore,
+                "create_group",
+                sandbox::Scripted::action(1, sandbox::ScriptedAction::HangAfterHandling),
+            )
+            .await
+            .expect("fault");
+    }
+
     /// Stop everything.
     pub async fn stop(self) {
         if let Some(worker) = self.worker {
@@ -248,5 +292,60 @@ impl Fleet {
             let _ = std::fs::remove_file(path);
         }
         drop(self.broker);
+    }
+}
+
+/// The real `worker` binary, stopped (SIGTERM, then SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct WorkerProcess {
+    /// `http://127.0.0.1:<port>` of its admin port.
+    pub admin_url: String,
+    /// The process.
+    pub running: Running,
+}
+
+impl WorkerProcess {
+    /// Wait until `/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        let url = format!("{}/readyz", self.admin_url);
+        eventually(Duration::from_secs(30), "worker process ready", || async {
+            reqwest::get(&url)
+                .await
+                .ok()?
+                .status()
+                .is_success()
+                .then_some(())
+        })
+        .await;
+    }
+
+    /// `/readyz`: status code and body.
+    pub async fn readyz(&self) -> Option<(u16, String)> {
+        let answer = reqwest::get(format!("{}/readyz", self.admin_url))
+            .await
+            .ok()?;
+        let status = answer.status().as_u16();
+        Some((status, answer.text().await.ok()?))
+    }
+
+    /// The sum of every sample of a series (`name{labels}` prefix), 0 when absent or
+    /// unreachable.
+    pub async fn sample(&self, series: &str) -> f64 {
+        let Ok(answer) = reqwest::get(format!("{}/metrics", self.admin_url)).await else {
+            return 0.0;
+        };
+        let text = answer.text().await.unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                l.strip_prefix(series)
+                    .and_then(|rest| rest.trim().parse::<f64>().ok())
+            })
+            .sum()
+    }
+
+    /// SIGKILL: no drain, no goodbye to the broker or the database.
+    pub fn kill(&mut self) {
+        let _ = self.running.0.kill();
+        let _ = self.running.0.wait();
     }
 }

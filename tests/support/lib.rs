@@ -3,11 +3,14 @@
 
 pub mod amqp_proxy;
 pub mod broker;
+pub mod database;
 pub mod fleet;
 pub mod ingest;
 pub mod process;
+pub mod tcp_proxy;
 pub mod wait;
 pub mod worker;
 
 pub use broker::TestBroker;
+pub use database::TestDatabase;
 pub use wait::eventually;

@@ -1,5 +1,6 @@
 //! The worker's configuration, read once from the environment.
 
+use crate::ledger::LedgerConfig;
 use crate::properties::Properties;
 use shared::amqp::{
     self, DEFAULT_REPORT_CHECK_FIRST_DELAY, DEFAULT_REPORT_CHECK_SCHEDULE, DEFAULT_RETRY_SCHEDULE,
@@ -15,6 +16,9 @@ pub enum Lookup {
     ApplicantGroups,
     /// `GET /api/v1/screening_groups?correlation_id=` (assumed v1 filter).
     ScreeningGroups,
+    /// No lookup: an unknown create outcome is dead-lettered (`create_outcome_unknown`) for an
+    /// operator, and a 409 on create is retried until it exhausts the schedule.
+    None,
 }
 
 /// Everything `worker` needs.
@@ -42,6 +46,11 @@ pub struct WorkerConfig {
     pub payscore_token_refresh: Duration,
     /// `PAYSCORE_LOOKUP`.
     pub lookup: Lookup,
+    /// `PAYSCORE_LOOKUP_SETTLE` (default 2m): how old an unanswered create must be before a
+    /// lookup that does not show its group is believed (Payscore's lists may lag).
+    pub lookup_settle: Duration,
+    /// `DATABASE_URL` and `LEDGER_*`.
+    pub ledger: LedgerConfig,
     /// `PUBLIC_BASE_URL`, without a trailing slash.
     pub public_base_url: String,
     /// `PROPERTIES_FILE`, parsed.
@@ -94,10 +103,11 @@ impl WorkerConfig {
         {
             "applicant_groups" => Lookup::ApplicantGroups,
             "screening_groups" => Lookup::ScreeningGroups,
+            "none" => Lookup::None,
             other => {
                 return Err(ConfigError::new(
                     "PAYSCORE_LOOKUP",
-                    format!("expected applicant_groups or screening_groups, got {other:?}"),
+                    format!("expected applicant_groups, screening_groups or none, got {other:?}"),
                 ));
             }
         };
@@ -138,17 +148,35 @@ impl WorkerConfig {
         let properties = Properties::load(&properties_path)
             .map_err(|e| ConfigError::new("PROPERTIES_FILE", e.to_string()))?;
         let topology = common.amqp.topology();
+        let ledger = LedgerConfig::from_env(env)?;
+        let entrata_timeout = env.millis_or("ENTRATA_TIMEOUT_MS", 15_000)?;
+        let payscore_timeout = env.millis_or("PAYSCORE_TIMEOUT_MS", 15_000)?;
+        // A fenced claim has a full TTL left when a create or upload starts: the call must
+        // end (answered or timed out) well before anyone else could take the claim over.
+        let longest_call = entrata_timeout.max(payscore_timeout) + Duration::from_secs(5);
+        if ledger.claim_ttl < longest_call {
+            return Err(ConfigError::new(
+                "LEDGER_CLAIM_TTL_SECONDS",
+                format!(
+                    "must be at least {} s: the longest downstream timeout \
+                     (ENTRATA_TIMEOUT_MS, PAYSCORE_TIMEOUT_MS) plus 5 s",
+                    longest_call.as_secs()
+                ),
+            ));
+        }
         Ok(Self {
             entrata_base_url: url(env, "ENTRATA_API_BASE_URL")?,
             entrata_api_key: env.required_secret("ENTRATA_API_KEY")?,
-            entrata_timeout: env.millis_or("ENTRATA_TIMEOUT_MS", 15_000)?,
+            entrata_timeout,
             property_cache_ttl: env.seconds_or("ENTRATA_PROPERTY_CACHE_SECONDS", 600)?,
             payscore_base_url: url(env, "PAYSCORE_API_BASE_URL")?,
             payscore_client_id: env.required("PAYSCORE_CLIENT_ID")?,
             payscore_secret_key: env.required_secret("PAYSCORE_SECRET_KEY")?,
-            payscore_timeout: env.millis_or("PAYSCORE_TIMEOUT_MS", 15_000)?,
+            payscore_timeout,
             payscore_token_refresh: env.seconds_or("PAYSCORE_TOKEN_REFRESH_SECONDS", 1500)?,
             lookup,
+            lookup_settle: amqp::durations(env, "PAYSCORE_LOOKUP_SETTLE", "2m")?[0],
+            ledger,
             public_base_url: url(env, "PUBLIC_BASE_URL")?,
             properties,
             trigger_events,

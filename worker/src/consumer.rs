@@ -11,6 +11,9 @@
 //! flight wait to publish their outcome; their deliveries stay unacknowledged and spend no
 //! delivery attempt.
 //!
+//! While the ledger (PostgreSQL) is unreachable, likewise: no new job starts, and the
+//! deliveries wait unacknowledged until it answers again.
+//!
 //! Shutdown: the consumers are cancelled, jobs in flight finish within the grace period, and
 //! whatever is still unacknowledged when the connection closes is redelivered by the broker.
 
@@ -145,6 +148,21 @@ pub async fn consume<H: Handler>(
             }
             tracing::info!(queue = queue.as_str(), "the alarm lifted: jobs start again");
         }
+        // The ledger is unreachable: a job could do nothing but wait for it, so start none.
+        // This delivery and the prefetched ones wait unacknowledged, spending no attempt.
+        if !settler.ledger.is_connected() {
+            tracing::warn!(
+                queue = queue.as_str(),
+                "the ledger is unreachable: no new jobs until it answers"
+            );
+            let mut connected = settler.ledger.connected();
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = session.failed() => return,
+                _ = connected.wait_for(|c| *c) => {}
+            }
+            tracing::info!(queue = queue.as_str(), "the ledger answers again: jobs start again");
+        }
         let (handler, settler, metrics, locks) = (
             handler.clone(),
             settler.clone(),
@@ -224,6 +242,11 @@ fn job_of(delivery: &Delivery) -> Job {
         received_at_ms: header(shared::envelope::headers::RECEIVED_AT).and_then(|v| integer(&v)),
         redelivered: delivery.redelivered,
         tries: 0,
+        source: header(shared::envelope::headers::SOURCE).and_then(|v| match v {
+            AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+            _ => None,
+        }),
+        trail: Default::default(),
     }
 }
 

@@ -64,6 +64,28 @@ pub fn amount(value: Option<&Value>) -> Option<f64> {
     }
 }
 
+/// Whether any string in `value` equals `name`
+/// (used on Entrata's document list, whose shape is not documented).
+pub fn mentions(value: &Value, name: &str) -> bool {
+    match value {
+        Value::String(s) => s == name,
+        Value::Array(items) => items.iter().any(|v| mentions(v, name)),
+        Value::Object(map) => map.values().any(|v| mentions(v, name)),
+        _ => false,
+    }
+}
+
+/// How many documents a page of a document list holds: the length of its longest array
+/// (the list's shape is not documented).
+pub fn count_items(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.len().max(items.iter().map(count_items).max().unwrap_or(0)),
+        Value::Object(map) => map.values().map(count_items).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

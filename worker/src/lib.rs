@@ -1,4 +1,5 @@
-//! `worker`: stateless consumers of the fleet's queues. All state lives in RabbitMQ and in the
+//! `worker`: stateless consumers of the fleet's queues. State lives in RabbitMQ (what is to be
+//! done), in the PostgreSQL ledger (what was done, and who is doing what right now) and in the
 //! two systems of record, so any number of replicas can run.
 //!
 //! [`run`] takes an already-bound admin listener and a shutdown token, so tests start it on
@@ -10,11 +11,13 @@ pub mod config;
 pub mod consumer;
 pub mod jobs;
 pub mod json;
+pub mod ledger;
 pub mod metrics;
 pub mod outcome;
 pub mod properties;
 pub mod replay;
 pub mod settle;
+pub mod status;
 pub mod sweep;
 
 use crate::clients::entrata::EntrataClient;
@@ -24,6 +27,7 @@ use crate::config::WorkerConfig;
 use crate::consumer::{KeyedLocks, WorkerChannels};
 use crate::jobs::reports::ReportsJob;
 use crate::jobs::screening::ScreeningJob;
+use crate::ledger::{Ledger, LedgerMetrics};
 use crate::metrics::WorkerMetrics;
 use crate::settle::Settler;
 use shared::admin::{self, Readiness};
@@ -51,6 +55,7 @@ pub async fn run(
     let config = Arc::new(config);
     let metrics = Metrics::new();
     let worker_metrics = WorkerMetrics::register(&metrics);
+    let ledger_metrics = LedgerMetrics::register(&metrics);
     let readiness = Readiness::new();
     let stop_admin = CancellationToken::new();
     let admin = tokio::spawn(admin::serve(
@@ -59,6 +64,21 @@ pub async fn run(
         readiness.clone(),
         stop_admin.clone(),
     ));
+    let ledger = Ledger::new(config.ledger.clone(), ledger_metrics.clone());
+    // Nothing is consumed before the schema is there; the admin port already answers
+    // (`/readyz` 503) meanwhile.
+    if !migrate_until_done(&ledger, &shutdown).await {
+        stop_admin.cancel();
+        let _ = tokio::time::timeout(Duration::from_millis(500), admin).await;
+        return Ok(());
+    }
+    let stop_ledger = CancellationToken::new();
+    tokio::spawn(
+        ledger
+            .clone()
+            .watch(readiness.clone(), stop_ledger.clone()),
+    );
+    tokio::spawn(ledger.clone().purge_daily(stop_ledger.clone()));
 
     let topology = config.common.amqp.topology();
     let queues: Vec<(WorkQueue, String, u16)> = vec![
@@ -94,6 +114,8 @@ pub async fn run(
         policy: config.retry.clone(),
         in_process_retries: config.in_process_retries,
         in_process_max_wait: config.in_process_max_wait,
+        ledger: ledger.clone(),
+        ledger_metrics,
     });
     let entrata = Arc::new(EntrataClient::new(
         Downstream::new("entrata", config.entrata_timeout, worker_metrics.clone()),
@@ -113,12 +135,14 @@ pub async fn run(
         config: config.clone(),
         entrata: entrata.clone(),
         payscore: payscore.clone(),
+        ledger: ledger.clone(),
         metrics: worker_metrics.clone(),
     });
     let reports = Arc::new(ReportsJob {
         config: config.clone(),
         entrata: entrata.clone(),
         payscore: payscore.clone(),
+        ledger: ledger.clone(),
         metrics: worker_metrics.clone(),
     });
     tracing::info!(
@@ -184,9 +208,36 @@ pub async fn run(
         );
     }
     stop_amqp.cancel();
+    stop_ledger.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(1), supervisor.join()).await;
     stop_admin.cancel();
     let _ = tokio::time::timeout(Duration::from_millis(500), admin).await;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Apply the ledger's migrations, trying again (with backoff) while the database cannot be
+/// reached. False when `shutdown` came first.
+async fn migrate_until_done(ledger: &Ledger, shutdown: &CancellationToken) -> bool {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match ledger.migrate().await {
+            Ok(migrated) => {
+                tracing::info!(
+                    version = migrated.version,
+                    applied = ?migrated.applied,
+                    "ledger ready"
+                );
+                return true;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, retry_ms = wait.as_millis() as u64, "ledger not reachable or not migrated; trying again");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(Duration::from_secs(10));
+    }
 }

@@ -1,10 +1,14 @@
 //! `worker`: read configuration, start telemetry, bind the admin port, run, map the result to
-//! an exit code. `worker replay …` moves dead letters back into their work queue.
+//! an exit code. `worker replay …` moves dead letters back into their work queue, `worker
+//! sweep` queues applications whose webhook never came, `worker migrate` applies the ledger's
+//! migrations, `worker status` prints an application's journey.
 
 use shared::amqp::AmqpConfig;
 use shared::config::{EXIT_CONFIG, ProcessEnv};
 use std::process::ExitCode;
 use worker::config::WorkerConfig;
+use worker::ledger::{Ledger, LedgerConfig, LedgerMetrics};
+use worker::status::{StatusArgs, journey, render};
 use worker::replay::{ReplayArgs, replay};
 use worker::sweep::{SweepArgs, sweep};
 
@@ -14,9 +18,11 @@ fn main() -> ExitCode {
         None => serve(),
         Some("replay") => replay_dead_letters(&args[1..]),
         Some("sweep") => sweep_applications(&args[1..]),
+        Some("migrate") => migrate(),
+        Some("status") => status(&args[1..]),
         Some(other) => {
             eprintln!(
-                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`, or `worker sweep`)"
+                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`, `worker sweep`, `worker migrate`, `worker status --application …`)"
             );
             ExitCode::from(EXIT_CONFIG)
         }
@@ -112,9 +118,9 @@ fn sweep_applications(args: &[String]) -> ExitCode {
                     found.property_id, found.application_id, found.completed_on
                 );
             }
-            for found in &report.already_queued {
+            for found in &report.already_known {
                 println!(
-                    "property {} application {}: left out, a message of it is queued or dead-lettered",
+                    "property {} application {}: left out, the ledger knows it",
                     found.property_id, found.application_id
                 );
             }
@@ -122,9 +128,9 @@ fn sweep_applications(args: &[String]) -> ExitCode {
                 println!("property {property}: not swept: {why}");
             }
             println!(
-                "sweep: applications {verb}: {}; left out (already queued): {}; properties not swept: {}",
+                "sweep: applications {verb}: {}; left out (known to the ledger): {}; properties not swept: {}",
                 report.queued.len(),
-                report.already_queued.len(),
+                report.already_known.len(),
                 report.failed.len()
             );
             if report.failed.is_empty() {
@@ -137,5 +143,71 @@ fn sweep_applications(args: &[String]) -> ExitCode {
             eprintln!("worker sweep: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn ledger_from_env(command: &str) -> Result<Ledger, ExitCode> {
+    match LedgerConfig::from_env(&ProcessEnv) {
+        Ok(config) => Ok(Ledger::new(config, LedgerMetrics::unregistered())),
+        Err(error) => {
+            eprintln!("worker {command}: configuration error: {error}");
+            Err(ExitCode::from(EXIT_CONFIG))
+        }
+    }
+}
+
+fn migrate() -> ExitCode {
+    let ledger = match ledger_from_env("migrate") {
+        Ok(ledger) => ledger,
+        Err(code) => return code,
+    };
+    match runtime().block_on(ledger.migrate()) {
+        Ok(migrated) => {
+            println!(
+                "migrate: schema version {} (applied now: {:?})",
+                migrated.version, migrated.applied
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("worker migrate: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn status(args: &[String]) -> ExitCode {
+    let args = match StatusArgs::parse(args) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("worker status: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let ledger = match ledger_from_env("status") {
+        Ok(ledger) => ledger,
+        Err(code) => return code,
+    };
+    let found = match runtime().block_on(journey(&ledger, &args.subject)) {
+        Ok(found) => found,
+        Err(error) => {
+            eprintln!("worker status: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&found).expect("serialisable")
+        );
+    } else if found.is_empty() {
+        println!("status: the ledger knows nothing of it");
+    } else {
+        print!("{}", render(&found));
+    }
+    if found.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -2,6 +2,7 @@
 //! knows nothing about lapin: it receives a [`Job`] and returns an [`Outcome`].
 
 use shared::amqp::WorkQueue;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One delivery, as a handler sees it.
@@ -21,6 +22,36 @@ pub struct Job {
     pub redelivered: bool,
     /// Quick in-process retries of this delivery so far (0 on the first run).
     pub tries: u32,
+    /// `x-source`: who published it (`entrata`, `payscore`, `worker`, `sweep`, `replay`).
+    pub source: Option<String>,
+    /// The ids the handler learned, for the journal (shared by the runs of one delivery).
+    pub trail: Arc<Mutex<Trail>>,
+}
+
+/// What a job learned about the delivery it handled: ids and the uploaded file name, never
+/// applicant data. Written to the journal with the outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trail {
+    /// Entrata property id.
+    pub property_id: Option<String>,
+    /// Entrata application id.
+    pub application_id: Option<String>,
+    /// Payscore screening group id.
+    pub group_id: Option<String>,
+    /// The report's file name in the applicant file.
+    pub file_name: Option<String>,
+}
+
+impl Job {
+    /// Note what the handler learned.
+    pub fn note(&self, edit: impl FnOnce(&mut Trail)) {
+        edit(&mut self.trail.lock().expect("not poisoned"));
+    }
+
+    /// What the handler learned so far.
+    pub fn trail(&self) -> Trail {
+        self.trail.lock().expect("not poisoned").clone()
+    }
 }
 
 /// A message to publish before the delivery is acknowledged (invariant 2).
@@ -91,6 +122,11 @@ pub enum DeadReason {
     ReportInvalid,
     /// Entrata refused the uploaded file.
     UploadRejected,
+    /// An earlier create's outcome is unknown and `PAYSCORE_LOOKUP=none` forbids guessing.
+    CreateOutcomeUnknown,
+    /// A Payscore delivery names a group neither the ledger nor its `correlation_id` ties to
+    /// an Entrata application.
+    UnknownGroup,
 }
 
 impl DeadReason {
@@ -107,6 +143,8 @@ impl DeadReason {
             DeadReason::ReportExpired => "report_expired",
             DeadReason::ReportInvalid => "report_invalid",
             DeadReason::UploadRejected => "upload_rejected",
+            DeadReason::CreateOutcomeUnknown => "create_outcome_unknown",
+            DeadReason::UnknownGroup => "unknown_group",
         }
     }
 }
@@ -133,6 +171,11 @@ pub enum Outcome {
         /// What said so.
         failure: Failure,
     },
+    /// Another job (on this or another replica) holds the application's or group's claim:
+    /// wait and look again, spending no attempt.
+    Busy,
+    /// The ledger could not be reached: wait for it, spending no attempt.
+    LedgerUnavailable(String),
     /// Permanent failure: straight to the dead-letter queue.
     Dead {
         /// Why.
@@ -143,6 +186,22 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The reason (dead-letter reason or failure class) and detail the journal records.
+    pub fn reason(&self) -> (Option<&'static str>, Option<String>) {
+        match self {
+            Outcome::Done(_) | Outcome::Duplicate(_) | Outcome::Reschedule(_) => (None, None),
+            Outcome::Ignored(why) | Outcome::Expired(why) => (None, Some((*why).to_owned())),
+            Outcome::Retry(failure) | Outcome::Throttle { failure, .. } => {
+                (Some(failure.class), Some(failure.detail.clone()))
+            }
+            Outcome::Busy => (Some("claim_held"), None),
+            Outcome::LedgerUnavailable(detail) => {
+                (Some("ledger_unavailable"), Some(detail.clone()))
+            }
+            Outcome::Dead { reason, detail } => (Some(reason.as_str()), Some(detail.clone())),
+        }
+    }
+
     /// A permanent failure.
     pub fn dead(reason: DeadReason, detail: impl Into<String>) -> Self {
         Outcome::Dead {

@@ -2,6 +2,9 @@
 //! confirmed follow-up, retry copy or dead letter, and only then the acknowledgement.
 
 use crate::consumer::{Handler, WorkerChannels};
+use crate::ledger::claims::busy_wait_limit;
+use crate::ledger::journal::Entry;
+use crate::ledger::{Ledger, LedgerMetrics};
 use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
 use lapin::BasicProperties;
 use lapin::message::Delivery;
@@ -10,7 +13,11 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use shared::amqp::{Outgoing, PublishError, Publisher, Topology, WorkQueue};
 use shared::envelope::headers as h;
 use shared::retry::{self, NextStep, RetryPolicy};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a job waits in process for the ledger to come back before its delivery is parked
+/// in a wait queue (no attempt spent either way).
+const LEDGER_HOLD: Duration = Duration::from_secs(60);
 
 /// How many rate-limit waits one delivery may sit out in process before it goes to a wait queue.
 const MAX_IN_PROCESS_THROTTLES: u32 = 3;
@@ -28,6 +35,10 @@ pub struct Settler {
     pub in_process_retries: usize,
     /// Longest `Retry-After` or rate-limit reset waited out in process.
     pub in_process_max_wait: Duration,
+    /// The ledger: claims are waited for, outages waited out, outcomes journaled.
+    pub ledger: Ledger,
+    /// `ledger_claims_waited_total`.
+    pub ledger_metrics: LedgerMetrics,
 }
 
 impl Settler {
@@ -35,11 +46,32 @@ impl Settler {
     pub async fn run<H: Handler>(&self, handler: &H, job: &Job) -> Outcome {
         let mut backoff = retry::in_process(self.in_process_retries);
         let mut throttles = 0;
+        let mut busy_since: Option<Instant> = None;
         let mut job = job.clone();
         loop {
             let outcome = handler.handle(&job).await;
             job.tries += 1;
             let wait = match &outcome {
+                Outcome::Busy => {
+                    let since = *busy_since.get_or_insert_with(|| {
+                        self.ledger_metrics
+                            .claims_waited
+                            .with_label_values(&[handler.queue().as_str()])
+                            .inc();
+                        Instant::now()
+                    });
+                    if since.elapsed() >= busy_wait_limit(self.ledger.config().claim_ttl) {
+                        return outcome;
+                    }
+                    Duration::from_millis(fastrand::u64(200..600))
+                }
+                Outcome::LedgerUnavailable(detail) => {
+                    tracing::warn!(message_id = %job.message_id, error = %detail, "ledger unreachable; waiting for it");
+                    if !self.ledger.wait_connected(LEDGER_HOLD).await {
+                        return outcome;
+                    }
+                    Duration::ZERO
+                }
                 // Trying again at once could repeat a create that did happen, or meet the
                 // same 409: wait for the schedule, then look again.
                 Outcome::Retry(failure) if failure.wait_for_schedule => return outcome,
@@ -64,6 +96,19 @@ impl Settler {
 
     /// Make the outcome durable, then acknowledge. Returns the `outcome` metric label.
     pub async fn settle(
+        &self,
+        delivery: &Delivery,
+        job: &Job,
+        queue: WorkQueue,
+        outcome: Outcome,
+    ) -> &'static str {
+        let (reason, detail) = outcome.reason();
+        let label = self.apply(delivery, job, queue, outcome).await;
+        self.record(job, queue, label, reason, detail).await;
+        label
+    }
+
+    async fn apply(
         &self,
         delivery: &Delivery,
         job: &Job,
@@ -113,6 +158,20 @@ impl Settler {
                 .dead(delivery, job, queue, reason, &detail)
                 .await
                 .map(|()| "dead_lettered"),
+            // Still busy or still no ledger after waiting in process: park the delivery in the
+            // shortest wait queue, attempt unchanged, so it neither spins nor holds a slot.
+            outcome @ (Outcome::Busy | Outcome::LedgerUnavailable(_)) => {
+                let (class, detail) = outcome.reason();
+                let failure = Failure::new(
+                    class.unwrap_or("deferred"),
+                    detail.unwrap_or_default(),
+                    None,
+                );
+                let delay = self.policy.throttle(self.policy.schedule[0]);
+                self.retry(delivery, job, queue, delay, job.attempt, &failure)
+                    .await
+                    .map(|()| "deferred")
+            }
         };
         match result {
             Ok(label) => {
@@ -134,6 +193,41 @@ impl Settler {
                     .await;
                 "requeued"
             }
+        }
+    }
+
+    /// Journal the outcome. Best effort: the delivery is settled already, and a journal that
+    /// cannot be written must not hold up the work (the ledger's own guards do not need it).
+    async fn record(
+        &self,
+        job: &Job,
+        queue: WorkQueue,
+        label: &'static str,
+        reason: Option<&'static str>,
+        detail: Option<String>,
+    ) {
+        let trail = job.trail();
+        let entry = Entry {
+            at_ms: 0,
+            queue: queue.as_str().to_owned(),
+            message_id: job.message_id.clone(),
+            source: job.source.clone(),
+            kind: job.kind.clone(),
+            received_at_ms: job.received_at_ms,
+            property_id: trail.property_id,
+            application_id: trail.application_id,
+            group_id: trail.group_id,
+            attempt: job.attempt,
+            outcome: label.to_owned(),
+            reason: reason.map(str::to_owned),
+            detail: detail.map(|mut d| {
+                d.truncate(1000);
+                d
+            }),
+            file_name: trail.file_name,
+        };
+        if let Err(error) = self.ledger.journal(&entry).await {
+            tracing::warn!(message_id = %job.message_id, error = %error, "outcome not journaled");
         }
     }
 

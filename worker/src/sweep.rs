@@ -5,41 +5,32 @@
 //! ```
 //! For every property enabled in `PROPERTIES_FILE`, the sweep lists the applications in
 //! Applicant status (`leases/getLeases` r2, `leaseStatusTypeIds=1`) whose application was
-//! completed (`applicationCompletedOn`) on a UTC day within `--since`, and queues one
-//! application event per application, exactly as ingest would have queued the webhook. The
-//! screening job does the rest; its lookup by `correlation_id` makes an application that already
-//! has a screening group a `duplicate`, so a sweep never invites twice and may run as often as
-//! wanted (a Kubernetes CronJob, say). Each event is confirmed by the broker before the next
-//! one is sent. A property that cannot be read is reported and the others are still swept.
+//! completed (`applicationCompletedOn`) on a UTC day within `--since` (today included), leaves
+//! out every application the ledger knows (screened, being screened, or dead-lettered and
+//! waiting for an operator), and queues one application event for each of the others, exactly
+//! as ingest would have queued the webhook. The screening job does the rest. Each event is
+//! confirmed by the broker before the next one is sent. A property that cannot be read is
+//! reported and the others are still swept.
 //!
-//! Two guards keep a sweep from racing the webhook it stands in for. An application with a
-//! message waiting in `screenings`, one of its wait queues or `screenings.dead` is left out: it
-//! is being handled, or waits for an operator (fix, then `worker replay`), and sweeping it
-//! again would only add a dead letter every run. And applications completed today are left
-//! out unless `--include-today`: a delivery a worker holds right now cannot be seen in any
-//! queue, and two jobs for one application on two pods at the same moment could both find no
-//! group and both create one. The day granularity of `applicationCompletedOn` allows no finer
-//! rule, so a lost webhook is made up for on the next (UTC) day.
+//! A sweep may race the webhook it stands in for (the webhook is in a queue, or in a worker's
+//! hands, and not yet in the ledger): both jobs claim the application in the ledger, so one
+//! creates the group and the other finds it (`duplicate`). That is why a sweep can include
+//! today and run as often as wanted (a Kubernetes CronJob, say).
 
 use crate::clients::entrata::{EntrataClient, EntrataError};
 use crate::clients::http::Downstream;
 use crate::config::WorkerConfig;
-use crate::jobs::delivery;
 use crate::json;
+use crate::ledger::{Ledger, LedgerError, LedgerMetrics};
 use crate::metrics::WorkerMetrics;
-use lapin::options::{
-    BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::{Map, Value, json};
-use shared::amqp::WorkQueue;
 use shared::envelope::{self, headers as h};
-use std::collections::HashSet;
 use std::time::Duration;
 
-/// The default window: the two days before today.
+/// The default window: today and the two days before it.
 const DEFAULT_SINCE: Duration = Duration::from_secs(2 * 86_400);
 
 /// What to sweep.
@@ -47,9 +38,6 @@ const DEFAULT_SINCE: Duration = Duration::from_secs(2 * 86_400);
 pub struct SweepArgs {
     /// Applications completed on a UTC day from `now - since` to today.
     pub since: Duration,
-    /// Also applications completed today (UTC). Off by default: today's webhooks may still be
-    /// in a worker's hands, where the sweep cannot see them (see the module docs).
-    pub include_today: bool,
     /// Only report what would be queued.
     pub dry_run: bool,
 }
@@ -58,8 +46,11 @@ pub struct SweepArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     /// Bad arguments.
-    #[error("{0}\nusage: worker sweep [--since 2d] [--include-today] [--dry-run]")]
+    #[error("{0}\nusage: worker sweep [--since 2d] [--dry-run]")]
     Usage(String),
+    /// The ledger could not be read.
+    #[error("ledger: {0}")]
+    Ledger(#[from] LedgerError),
     /// Broker trouble.
     #[error("broker: {0}")]
     Amqp(#[from] lapin::Error),
@@ -73,7 +64,6 @@ impl SweepArgs {
     pub fn parse(args: &[String]) -> Result<Self, SweepError> {
         let mut parsed = Self {
             since: DEFAULT_SINCE,
-            include_today: false,
             dry_run: false,
         };
         let mut it = args.iter();
@@ -90,7 +80,8 @@ impl SweepArgs {
                     })?;
                 }
                 "--dry-run" => parsed.dry_run = true,
-                "--include-today" => parsed.include_today = true,
+                // Kept so that existing CronJobs and scripts still run: today is always in.
+                "--include-today" => {}
                 other => return Err(SweepError::Usage(format!("unknown argument {other:?}"))),
             }
         }
@@ -114,9 +105,9 @@ pub struct Found {
 pub struct SweepReport {
     /// Applications queued (in a dry run: that would be).
     pub queued: Vec<Found>,
-    /// Left out because a message of theirs waits in `screenings`, one of its wait queues or
-    /// `screenings.dead`: it is being handled, or waits for an operator.
-    pub already_queued: Vec<Found>,
+    /// Left out because the ledger knows them: screened, being screened, or dead-lettered and
+    /// waiting for an operator.
+    pub already_known: Vec<Found>,
     /// Properties that could not be read, with why (no applicant data).
     pub failed: Vec<(String, String)>,
 }
@@ -132,22 +123,32 @@ pub async fn sweep(config: &WorkerConfig, args: &SweepArgs) -> Result<SweepRepor
     );
     let now = envelope::now_millis();
     let first_day = day_number(envelope::utc_date(now - args.since.as_millis() as i64));
-    let today = day_number(envelope::utc_date(now));
+    let ledger = Ledger::new(config.ledger.clone(), LedgerMetrics::unregistered());
     let mut report = SweepReport::default();
     let mut properties: Vec<&str> = config.properties.ids().collect();
     properties.sort_unstable();
     for property_id in properties {
-        match applications(&entrata, property_id).await {
-            Ok(found) => report.queued.extend(found.into_iter().filter(|f| {
-                completed_day(&f.completed_on)
-                    .is_some_and(|day| day >= first_day && (args.include_today || day < today))
-            })),
-            Err(error) => report
-                .failed
-                .push((property_id.to_owned(), error.to_string())),
-        }
+        let found: Vec<Found> = match applications(&entrata, property_id).await {
+            Ok(found) => found
+                .into_iter()
+                .filter(|f| completed_day(&f.completed_on).is_some_and(|day| day >= first_day))
+                .collect(),
+            Err(error) => {
+                report
+                    .failed
+                    .push((property_id.to_owned(), error.to_string()));
+                continue;
+            }
+        };
+        let ids: Vec<String> = found.iter().map(|f| f.application_id.clone()).collect();
+        let known = ledger.known_applications(property_id, &ids).await?;
+        let (already_known, unknown): (Vec<Found>, Vec<Found>) = found
+            .into_iter()
+            .partition(|f| known.contains(&f.application_id));
+        report.already_known.extend(already_known);
+        report.queued.extend(unknown);
     }
-    if report.queued.is_empty() {
+    if args.dry_run || report.queued.is_empty() {
         return Ok(report);
     }
     let amqp = &config.common.amqp;
@@ -162,26 +163,6 @@ pub async fn sweep(config: &WorkerConfig, args: &SweepArgs) -> Result<SweepRepor
     let declare = connection.create_channel().await?;
     topology.declare(&declare).await?;
     let _ = declare.close(200, "topology declared".into()).await;
-    let mut queues = vec![
-        topology.queue(WorkQueue::Screenings),
-        topology.dead_queue(WorkQueue::Screenings),
-    ];
-    queues.extend(
-        topology
-            .delay_tiers(WorkQueue::Screenings)
-            .into_iter()
-            .map(|tier| tier.queue),
-    );
-    let present = queued_applications(&connection, config, &queues).await?;
-    let (already_queued, queued) = std::mem::take(&mut report.queued)
-        .into_iter()
-        .partition(|f| present.contains(&(f.property_id.clone(), f.application_id.clone())));
-    report.queued = queued;
-    report.already_queued = already_queued;
-    if args.dry_run || report.queued.is_empty() {
-        let _ = connection.close(200, "sweep done".into()).await;
-        return Ok(report);
-    }
     let channel = connection.create_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
@@ -209,54 +190,6 @@ pub async fn sweep(config: &WorkerConfig, args: &SweepArgs) -> Result<SweepRepor
     let _ = channel.close(200, "sweep done".into()).await;
     let _ = connection.close(200, "sweep done".into()).await;
     Ok(report)
-}
-
-/// The (property, application) of every readable message waiting in `queues`. Each is taken
-/// and given back at once (a requeue, as `worker replay` does for those it leaves in place; a
-/// requeued message keeps its expiry in a wait queue).
-async fn queued_applications(
-    connection: &Connection,
-    config: &WorkerConfig,
-    queues: &[String],
-) -> Result<HashSet<(String, String)>, SweepError> {
-    let channel = connection.create_channel().await?;
-    let mut found = HashSet::new();
-    for queue in queues {
-        let present = channel
-            .queue_declare(
-                queue.as_str().into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?
-            .message_count();
-        let mut held = Vec::new();
-        for _ in 0..present {
-            let Some(message) = channel
-                .basic_get(queue.as_str().into(), BasicGetOptions::default())
-                .await?
-            else {
-                break;
-            };
-            if let Ok(event) = delivery::read(&message.delivery.data, &config.payload_paths) {
-                found.insert((event.property_id, event.application_id));
-            }
-            held.push(message.delivery.acker);
-        }
-        for acker in held {
-            acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await?;
-        }
-    }
-    let _ = channel.close(200, "queues read".into()).await;
-    Ok(found)
 }
 
 /// The applications in Applicant status at one property, with their completion dates.

@@ -3,7 +3,9 @@
 
 Why vendored: the validation must run offline, and kubernetes-validate only knows built-in kinds.
 Why trimmed: descriptions are dropped and a few huge subtrees we never set (RabbitmqCluster
-`spec.override`) are replaced by an open object, so the files stay reviewable.
+`spec.override`; the CloudNativePG Cluster's backup, recovery, external clusters, volume templates
+and status) are replaced by an open node of the same type, so the files stay reviewable. Setting
+one of them later means taking it out of OPEN and vendoring again.
 Why stricter than upstream: every object with declared properties gets `additionalProperties:
 false` (unless the CRD preserves unknown fields), which mirrors the API server's strict field
 validation, so a misspelt field fails here instead of being silently pruned in the cluster.
@@ -17,9 +19,27 @@ import sys
 
 import yaml
 
-# Subtrees replaced by an open object: (kind, dotted path under the schema root).
+# Subtrees replaced by an open node: (kind, dotted path under the schema root).
 OPEN = {
     ("RabbitmqCluster", "spec.override"),
+    # CloudNativePG `Cluster` (postgresql.cnpg.io/v1): what deploy/kubernetes/postgres/ does not set.
+    *(("Cluster", path) for path in (
+        "status",
+        "spec.backup",
+        "spec.bootstrap.recovery",
+        "spec.bootstrap.pg_basebackup",
+        "spec.bootstrap.initdb.import",
+        "spec.externalClusters",
+        "spec.managed",
+        "spec.projectedVolumeTemplate",
+        "spec.ephemeralVolumeSource",
+        "spec.tablespaces",
+        "spec.storage.pvcTemplate",
+        "spec.walStorage.pvcTemplate",
+        "spec.affinity.additionalPodAffinity",
+        "spec.affinity.additionalPodAntiAffinity",
+        "spec.affinity.nodeAffinity",
+    )),
 }
 
 
@@ -29,7 +49,10 @@ def strict(node, kind, path=""):
     if not isinstance(node, dict):
         return node
     if (kind, path.lstrip(".")) in OPEN:
-        return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        # Same type as upstream (an array stays an array), contents unchecked.
+        if node.get("type", "object") == "object":
+            return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        return {"type": node["type"]}
     out = {}
     for key, value in node.items():
         if key == "description":

@@ -14,6 +14,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Documents asked for per page of `getLeaseDocumentsList`.
+pub const DOCUMENTS_PER_PAGE: u32 = 100;
+/// The most pages of one lease's documents read (10,000 documents).
+pub const DOCUMENT_PAGES_MAX: u32 = 100;
+
 /// Why an Entrata call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EntrataError {
@@ -121,6 +126,19 @@ impl EntrataClient {
         version: Option<&str>,
         params: Value,
     ) -> Result<Value, EntrataError> {
+        self.call_page(service, method, version, params, None).await
+    }
+
+    /// [`EntrataClient::call`] for one page of a paginated method (`page_no`, `per_page` as
+    /// query parameters, as the reference documents them).
+    pub async fn call_page(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        version: Option<&str>,
+        params: Value,
+        page: Option<(u32, u32)>,
+    ) -> Result<Value, EntrataError> {
         self.check_gate(service)?;
         let mut method_body = json!({ "name": method, "params": params });
         if let Some(v) = version {
@@ -131,15 +149,63 @@ impl EntrataClient {
             "requestId": uuid::Uuid::now_v7().to_string(),
             "method": method_body,
         });
-        let request = self
+        let mut request = self
             .http
             .client()
             .post(format!("{}/{service}", self.base_url))
             .header("X-Api-Key", self.api_key.expose())
             .header("Accept", "application/json")
             .json(&envelope);
+        if let Some((page_no, per_page)) = page {
+            request = request.query(&[("page_no", page_no), ("per_page", per_page)]);
+        }
         let answer = self.http.send(method, request).await?;
         self.result(service, answer)
+    }
+
+    /// Whether a lease's documents include a file named `name`: `leases/getLeaseDocumentsList`
+    /// with every lease status (an application's lease is in Applicant status, which Entrata
+    /// leaves out by default), page after page until the name is found, a page brings nothing
+    /// new (a server that ignores paging answers the same page again), or
+    /// [`DOCUMENT_PAGES_MAX`] pages.
+    pub async fn lease_has_document(
+        &self,
+        property_id: &str,
+        lease_id: &str,
+        name: &str,
+    ) -> Result<bool, EntrataError> {
+        let mut previous: Option<Value> = None;
+        for page_no in 1..=DOCUMENT_PAGES_MAX {
+            let page = self
+                .call_page(
+                    "leases",
+                    "getLeaseDocumentsList",
+                    Some("r1"),
+                    json!({
+                        "propertyId": property_id,
+                        "leaseId": lease_id,
+                        "leaseStatusTypeIds": "1,2,3,4,5,6",
+                    }),
+                    Some((page_no, DOCUMENTS_PER_PAGE)),
+                )
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                // No documents at all.
+                Err(EntrataError::Rejected { code: 404 }) => return Ok(false),
+                Err(error) => return Err(error),
+            };
+            if json::mentions(&page, name) {
+                return Ok(true);
+            }
+            let items = json::count_items(&page);
+            if items == 0 || items < DOCUMENTS_PER_PAGE as usize || previous.as_ref() == Some(&page)
+            {
+                return Ok(false);
+            }
+            previous = Some(page);
+        }
+        Ok(false)
     }
 
     /// Upload files with `leases/sendLeaseDocuments` (multipart); returns `response.result`.

@@ -165,6 +165,7 @@ impl PayscoreClient {
         let path = match self.lookup {
             Lookup::ApplicantGroups => "applicant_groups",
             Lookup::ScreeningGroups => "screening_groups",
+            Lookup::None => return Ok(None),
         };
         let url = format!("{}/api/v1/{path}", self.base_url);
         let answer = self

@@ -2,6 +2,7 @@
 //! makes one upload per report, and reading Entrata's document list and upload result.
 
 use crate::json;
+pub use crate::json::{count_items, mentions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -12,25 +13,19 @@ pub fn parse_correlation(correlation_id: &str) -> Option<(&str, &str)> {
     (!property.is_empty() && !application.is_empty()).then_some((property, application))
 }
 
+/// The first 12 hex digits of the report's SHA-256: the report's key in the ledger.
+pub fn report_hash(pdf: &[u8]) -> String {
+    hex::encode(Sha256::digest(pdf))[..12].to_owned()
+}
+
 /// `payscore-<group id>-<12 hex of SHA-256>.pdf`: the same report gets the same name, a new
 /// report (after a re-completion) a new one.
 pub fn file_name(group_id: &str, pdf: &[u8]) -> String {
-    let hash = hex::encode(Sha256::digest(pdf));
     let safe: String = group_id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .collect();
-    format!("payscore-{safe}-{}.pdf", &hash[..12])
-}
-
-/// Whether any string in `value` equals `name` (the document list's shape is not documented).
-pub fn mentions(value: &Value, name: &str) -> bool {
-    match value {
-        Value::String(s) => s == name,
-        Value::Array(items) => items.iter().any(|v| mentions(v, name)),
-        Value::Object(map) => map.values().any(|v| mentions(v, name)),
-        _ => false,
-    }
+    format!("payscore-{safe}-{}.pdf", report_hash(pdf))
 }
 
 /// A per-file status that is not a success, described without applicant data.
@@ -71,6 +66,15 @@ mod tests {
         assert_eq!(failed_file(&ok), None);
         let bad = serde_json::json!({"files": {"file": {"fileName": "a.pdf", "status": "Failed", "message": "x"}}});
         assert_eq!(failed_file(&bad).as_deref(), Some("status \"Failed\""));
+    }
+
+    #[test]
+    fn a_page_counts_its_longest_list() {
+        let page = serde_json::json!({"documents": {"document": [{"id": 1}, {"id": 2}, {"id": 3}]}});
+        assert_eq!(count_items(&page), 3);
+        let one = serde_json::json!({"documents": {"document": {"id": 1}}});
+        assert_eq!(count_items(&one), 0, "a lone object is not a list");
+        assert_eq!(count_items(&serde_json::json!({})), 0);
     }
 
     #[test]

@@ -6,21 +6,31 @@
 //! `completed`, it reads the group (its `correlation_id` names the Entrata application),
 //! fetches the report URL (404: not ready, try again; 410: expired, dead letter), downloads
 //! the PDF (bounded, must be a PDF), and uploads it with `leases/sendLeaseDocuments` under a
-//! name that carries the group id and a short hash of the bytes. Entrata is the ledger: if the
-//! lease already lists that name, the upload is skipped (`duplicate`). Every other webhook
-//! code is acknowledged and counted.
+//! name that carries the group id and a short hash of the bytes.
+//!
+//! The ledger makes it one upload per report, however many replicas run: the job claims the
+//! group fleet-wide, finds the application through the ledger (the group's `correlation_id`
+//! only as a fallback; a group known to neither is dead-lettered as `unknown_group`), skips a
+//! report the ledger records as uploaded (`duplicate`), records the intent before the upload
+//! and the file name after. An intent without an outcome (an upload that timed out) is
+//! resolved by Entrata's document list for the application's lease. Every other webhook code
+//! is acknowledged and counted.
 
-use crate::clients::entrata::EntrataClient;
 use crate::clients::entrata::EntrataError;
-use crate::clients::payscore::{PayscoreClient, ReportUrl};
+use crate::clients::entrata::EntrataClient;
+use crate::clients::payscore::{PayscoreClient, PayscoreError, ReportUrl};
 use crate::config::WorkerConfig;
 use crate::consumer::Handler;
 use crate::jobs::classify::{entrata_failure, payscore_failure, wait_for_schedule};
-use crate::jobs::documents::{failed_file, file_name, mentions, parse_correlation};
+use crate::jobs::documents::{failed_file, file_name, parse_correlation, report_hash};
 use crate::jobs::report_check::{self, ReportCheck};
 use crate::json;
+use crate::ledger::claims::group_key;
+use crate::ledger::records::{ApplicationRef, ReportState};
+use crate::ledger::{Claim, ClaimAttempt, Ledger, LedgerError};
 use crate::metrics::WorkerMetrics;
 use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
+use crate::properties::PropertySettings;
 use serde_json::{Value, json};
 use shared::amqp::WorkQueue;
 use std::sync::Arc;
@@ -51,6 +61,8 @@ pub struct ReportsJob {
     pub entrata: Arc<EntrataClient>,
     /// Payscore.
     pub payscore: Arc<PayscoreClient>,
+    /// The ledger.
+    pub ledger: Ledger,
     /// Metrics.
     pub metrics: WorkerMetrics,
 }
@@ -95,7 +107,10 @@ impl Handler for ReportsJob {
                 DeadReason::UnreadableDelivery,
                 "not a Payscore webhook or report check",
             ),
-            Some(Request::Check(check)) => self.check(check).await,
+            Some(Request::Check(check)) => {
+                let group_id = check.screening_group_id.clone();
+                self.claimed(job, &group_id, Some(check)).await
+            }
             Some(Request::Webhook { code, group_id }) => {
                 let upper = code.to_ascii_uppercase();
                 // Count each delivery once, not on every in-process retry.
@@ -112,7 +127,7 @@ impl Handler for ReportsJob {
                 }
                 match (upper.as_str(), group_id) {
                     ("SCREENING_GROUP_COMPLETED", Some(group_id)) => {
-                        self.completed(&group_id).await
+                        self.claimed(job, &group_id, None).await
                     }
                     ("SCREENING_GROUP_COMPLETED", None) => Outcome::dead(
                         DeadReason::UnreadableDelivery,
@@ -125,9 +140,37 @@ impl Handler for ReportsJob {
     }
 }
 
+/// A ledger failure as the outcome that waits for the ledger.
+fn ledger_down(error: LedgerError) -> Outcome {
+    Outcome::LedgerUnavailable(error.to_string())
+}
+
+/// The application a group belongs to, and whether the ledger said so (`false`: only the
+/// group's `correlation_id` did, so the ledger may not know its earlier uploads).
+struct Owner {
+    application: ApplicationRef,
+    from_ledger: bool,
+}
+
 impl ReportsJob {
+    /// Run a check or a completion under the group's fleet-wide claim.
+    async fn claimed(&self, job: &Job, group_id: &str, check: Option<ReportCheck>) -> Outcome {
+        job.note(|t| t.group_id = Some(group_id.to_owned()));
+        let claim = match self.ledger.claim(&group_key(group_id)).await {
+            Ok(ClaimAttempt::Held(claim)) => claim,
+            Ok(ClaimAttempt::Busy) => return Outcome::Busy,
+            Err(error) => return ledger_down(error),
+        };
+        let outcome = match check {
+            Some(check) => self.check(job, check, &claim).await,
+            None => self.upload(job, group_id, None, &claim).await,
+        };
+        claim.release().await;
+        outcome
+    }
+
     /// A scheduled check: upload if completed, stop if expired, else check again later.
-    async fn check(&self, check: ReportCheck) -> Outcome {
+    async fn check(&self, job: &Job, check: ReportCheck, claim: &Claim) -> Outcome {
         let group = match self.payscore.group(&check.screening_group_id).await {
             Ok(Some(group)) => group,
             Ok(None) => return Outcome::Ignored("Payscore does not know the group"),
@@ -135,7 +178,9 @@ impl ReportsJob {
         };
         let status = json::text(json::field(&group, "status")).unwrap_or_default();
         if status.eq_ignore_ascii_case("completed") {
-            return self.upload(&check.screening_group_id, &group).await;
+            return self
+                .upload(job, &check.screening_group_id, Some(&group), claim)
+                .await;
         }
         let age = Duration::from_millis(
             (shared::envelope::now_millis() - check.group_created_at_ms).max(0) as u64,
@@ -165,38 +210,132 @@ impl ReportsJob {
         })
     }
 
-    async fn completed(&self, group_id: &str) -> Outcome {
-        match self.payscore.group(group_id).await {
-            Ok(Some(group)) => self.upload(group_id, &group).await,
-            Ok(None) => Outcome::Ignored("Payscore does not know the group"),
-            Err(error) => payscore_failure(error, "get_group"),
+    /// Which application the group was created for: the ledger first, then the group's
+    /// `correlation_id` (read from `group`, or fetched). An `Err` ends the job.
+    async fn owner(&self, group_id: &str, group: Option<&Value>) -> Result<Owner, Outcome> {
+        match self.ledger.application_of_group(group_id).await {
+            Ok(Some(application)) => {
+                return Ok(Owner {
+                    application,
+                    from_ledger: true,
+                });
+            }
+            Ok(None) => {}
+            Err(error) => return Err(ledger_down(error)),
+        }
+        let fetched;
+        let group = match group {
+            Some(group) => group,
+            None => match self.payscore.group(group_id).await {
+                Ok(Some(group)) => {
+                    fetched = group;
+                    &fetched
+                }
+                Ok(None) => return Err(unknown_group(group_id, "Payscore does not know it")),
+                Err(error) => return Err(payscore_failure(error, "get_group")),
+            },
+        };
+        let correlation = json::text(json::field(group, "correlation_id")).unwrap_or_default();
+        match parse_correlation(&correlation) {
+            Some((property_id, application_id)) => Ok(Owner {
+                application: ApplicationRef {
+                    property_id: property_id.to_owned(),
+                    application_id: application_id.to_owned(),
+                },
+                from_ledger: false,
+            }),
+            None => Err(unknown_group(
+                group_id,
+                "its correlation_id does not name an Entrata application",
+            )),
         }
     }
 
-    async fn upload(&self, group_id: &str, group: &Value) -> Outcome {
-        let correlation = json::text(json::field(group, "correlation_id")).unwrap_or_default();
-        let Some((property_id, application_id)) = parse_correlation(&correlation) else {
-            return Outcome::Ignored("not a group this fleet created");
+    async fn upload(
+        &self,
+        job: &Job,
+        group_id: &str,
+        group: Option<&Value>,
+        claim: &Claim,
+    ) -> Outcome {
+        let owner = match self.owner(group_id, group).await {
+            Ok(owner) => owner,
+            Err(outcome) => return outcome,
         };
-        let Some(settings) = self.config.properties.get(property_id) else {
+        let app = &owner.application;
+        job.note(|t| {
+            t.property_id = Some(app.property_id.clone());
+            t.application_id = Some(app.application_id.clone());
+        });
+        let Some(settings) = self.config.properties.get(&app.property_id) else {
             return Outcome::Ignored("property not enabled");
         };
+        let pdf = match self.report(group_id).await {
+            Ok(pdf) => pdf,
+            Err(outcome) => return outcome,
+        };
+        let (name, key) = (file_name(group_id, &pdf), report_hash(&pdf));
+        job.note(|t| t.file_name = Some(name.clone()));
+        let state = match self.ledger.report(group_id, &key).await {
+            Ok(state) => state,
+            Err(error) => return ledger_down(error),
+        };
+        // The document list answers only what the ledger cannot: an upload whose outcome is
+        // unknown, or a group the ledger never saw (uploads from before the ledger).
+        let look = match state {
+            ReportState::Uploaded => true,
+            ReportState::Uploading => true,
+            ReportState::New => !owner.from_ledger,
+        };
+        if state == ReportState::Uploaded {
+            tracing::info!(group_id, "report already uploaded");
+            return Outcome::Duplicate(None);
+        }
+        if look {
+            match self.in_applicant_file(app, &name).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::info!(group_id, "report already in the applicant file");
+                    if let Err(error) = self.ledger.found_uploaded(group_id, &key, &name, app).await
+                    {
+                        return ledger_down(error);
+                    }
+                    return Outcome::Duplicate(None);
+                }
+                Err(outcome) => return outcome,
+            }
+        }
+        match self
+            .ledger
+            .begin_upload(claim, group_id, &key, &name, app)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Busy,
+            Err(error) => return ledger_down(error),
+        }
+        self.send(group_id, &key, &name, app, settings, pdf).await
+    }
+
+    /// Download the group's report: the URL (404 not ready, 410 expired), then the PDF
+    /// (bounded, must be a PDF). An `Err` ends the job.
+    async fn report(&self, group_id: &str) -> Result<Vec<u8>, Outcome> {
         let url = match self.payscore.report_url(group_id).await {
             Ok(ReportUrl::Ready(url)) => url,
             Ok(ReportUrl::NotReady) => {
-                return Outcome::Retry(Failure::new(
+                return Err(Outcome::Retry(Failure::new(
                     "report_not_ready",
                     format!("Payscore has no report for group {group_id} yet (404)"),
                     None,
-                ));
+                )));
             }
             Ok(ReportUrl::Expired) => {
-                return Outcome::dead(
+                return Err(Outcome::dead(
                     DeadReason::ReportExpired,
                     format!("the report of group {group_id} expired (410)"),
-                );
+                ));
             }
-            Err(error) => return payscore_failure(error, "report_url"),
+            Err(error) => return Err(payscore_failure(error, "report_url")),
         };
         let pdf = match self
             .payscore
@@ -204,62 +343,71 @@ impl ReportsJob {
             .await
         {
             Ok(answer) if answer.is_success() => answer.body,
-            Ok(answer) => return payscore_failure(answer.error().into(), "download_report"),
-            Err(crate::clients::payscore::PayscoreError::Call(
-                crate::clients::http::CallError::TooLarge(limit),
-            )) => {
-                return Outcome::dead(
+            Ok(answer) => return Err(payscore_failure(answer.error().into(), "download_report")),
+            Err(PayscoreError::Call(crate::clients::http::CallError::TooLarge(limit))) => {
+                return Err(Outcome::dead(
                     DeadReason::ReportInvalid,
                     format!("report larger than {limit} bytes"),
-                );
+                ));
             }
-            Err(error) => return payscore_failure(error, "download_report"),
+            Err(error) => return Err(payscore_failure(error, "download_report")),
         };
         if !pdf.starts_with(b"%PDF-") {
-            return Outcome::dead(
+            return Err(Outcome::dead(
                 DeadReason::ReportInvalid,
                 format!("the report of group {group_id} is not a PDF"),
-            );
+            ));
         }
-        let name = file_name(group_id, &pdf);
-        let application = match self.entrata.application(property_id, application_id).await {
+        Ok(pdf)
+    }
+
+    /// Whether the application's lease already lists a document named `name`.
+    async fn in_applicant_file(&self, app: &ApplicationRef, name: &str) -> Result<bool, Outcome> {
+        let application = match self
+            .entrata
+            .application(&app.property_id, &app.application_id)
+            .await
+        {
             Ok(Some(application)) => application,
             Ok(None) => {
-                return Outcome::dead(
+                return Err(Outcome::dead(
                     DeadReason::ApplicationNotFound,
                     format!(
-                        "Entrata has no application {application_id} at property {property_id}"
+                        "Entrata has no application {} at property {}",
+                        app.application_id, app.property_id
                     ),
-                );
+                ));
             }
-            Err(error) => return entrata_failure(error),
+            Err(error) => return Err(entrata_failure(error)),
         };
         let Some(lease_id) = application.lease_id else {
-            return Outcome::dead(
+            return Err(Outcome::dead(
                 DeadReason::ApplicationNotFound,
-                format!("application {application_id} has no lease to attach the report to"),
-            );
+                format!(
+                    "application {} has no lease whose documents could be read",
+                    app.application_id
+                ),
+            ));
         };
-        let listed = self
-            .entrata
-            .call(
-                "leases",
-                "getLeaseDocumentsList",
-                Some("r1"),
-                json!({ "propertyId": property_id, "leaseId": lease_id }),
-            )
-            .await;
-        match listed {
-            Ok(documents) if mentions(&documents, &name) => {
-                tracing::info!(group_id, lease_id = %lease_id, "report already in the applicant file");
-                return Outcome::Duplicate(None);
-            }
-            Ok(_) | Err(EntrataError::Rejected { code: 404 }) => {}
-            Err(error) => return entrata_failure(error),
-        }
+        self.entrata
+            .lease_has_document(&app.property_id, &lease_id, name)
+            .await
+            .map_err(entrata_failure)
+    }
+
+    /// Upload, then record the outcome in the ledger.
+    async fn send(
+        &self,
+        group_id: &str,
+        key: &str,
+        name: &str,
+        app: &ApplicationRef,
+        settings: &PropertySettings,
+        pdf: Vec<u8>,
+    ) -> Outcome {
         let params = json!({
-            "propertyId": property_id,
-            "applicationId": application_id,
+            "propertyId": app.property_id,
+            "applicationId": app.application_id,
             "files": { "file": [{
                 "fileName": name,
                 "leaseFileType": settings.document_file_type,
@@ -269,31 +417,51 @@ impl ReportsJob {
         let bytes = pdf.len();
         let result = match self
             .entrata
-            .send_documents(params, vec![(name.clone(), pdf)])
+            .send_documents(params, vec![(name.to_owned(), pdf)])
             .await
         {
             Ok(result) => result,
-            // The upload may have landed: wait, then the document list says.
+            // The upload may have landed: the intent stays; the next attempt's document list
+            // says whether it did.
             Err(EntrataError::Call(call)) if call.outcome_unknown() => {
                 return wait_for_schedule(entrata_failure(EntrataError::Call(call)));
             }
-            Err(error) => return entrata_failure(error),
+            Err(error) => {
+                if let Err(error) = self.ledger.upload_failed(group_id, key).await {
+                    return ledger_down(error);
+                }
+                return entrata_failure(error);
+            }
         };
         if let Some(failure) = failed_file(&result) {
+            if let Err(error) = self.ledger.upload_failed(group_id, key).await {
+                return ledger_down(error);
+            }
             return Outcome::dead(
                 DeadReason::UploadRejected,
                 format!("Entrata refused the file: {failure}"),
             );
         }
+        if let Err(error) = self.ledger.uploaded(group_id, key).await {
+            // Uploaded, but not recorded: the next run finds the intent and the document.
+            return ledger_down(error);
+        }
         self.metrics.reports_uploaded.inc();
         self.metrics.report_bytes.observe(bytes as f64);
         tracing::info!(
             group_id,
-            property_id,
-            application_id,
+            property_id = %app.property_id,
+            application_id = %app.application_id,
             bytes,
             "report uploaded to the applicant file"
         );
         Outcome::Done(None)
     }
+}
+
+fn unknown_group(group_id: &str, why: &str) -> Outcome {
+    Outcome::dead(
+        DeadReason::UnknownGroup,
+        format!("screening group {group_id} is not one of the fleet's: {why}"),
+    )
 }

@@ -2,24 +2,31 @@
 //!
 //! 1. Read the delivery (unreadable → dead letter `unreadable_delivery`, body intact).
 //! 2. Ignore events that do not trigger and properties that are not enabled.
-//! 3. Look the group up by `correlation_id` in Payscore, the ledger: if it exists, this is a
-//!    repeated webhook (`duplicate`).
-//! 4. Read the application and property in Entrata; build the request.
-//! 5. Create the group; when the create's outcome is unknown (timeout, 5xx, broken
-//!    connection), look it up again before anything else, so that a create Payscore performed
-//!    but did not answer never becomes a second group.
-//! 6. Forward a delayed report check (published and confirmed before the ack).
+//! 3. Claim the application in the ledger (fleet-wide: another replica's job on the same
+//!    application makes this one wait, spending no attempt).
+//! 4. The ledger knows the group: a repeated webhook (`duplicate`). It knows an intent to
+//!    create without a group: an earlier create's outcome is unknown, resolved by the Payscore
+//!    lookup (`PAYSCORE_LOOKUP`; with `none`, dead letter `create_outcome_unknown`).
+//! 5. Read the application and property in Entrata; build the request.
+//! 6. Record the intent (fenced by the claim), create the group, record its id. When the
+//!    create's outcome is unknown (timeout, 5xx, broken connection) the intent stays, and the
+//!    lookup resolves it before anything else.
+//! 7. Forward a delayed report check (published and confirmed before the ack).
 
 use crate::address::{e164, state_name};
-use crate::clients::entrata::EntrataClient;
+use crate::clients::entrata::{Address, Application, EntrataClient};
 use crate::clients::payscore::{PayscoreClient, PayscoreError};
-use crate::config::WorkerConfig;
+use crate::config::{Lookup, WorkerConfig};
 use crate::consumer::Handler;
 use crate::jobs::classify::{entrata_failure, payscore_failure, wait_for_schedule};
 use crate::jobs::delivery::{self, ApplicationEvent};
 use crate::jobs::report_check::{self, ReportCheck};
+use crate::ledger::claims::application_key;
+use crate::ledger::records::{ApplicationRecord, ApplicationState};
+use crate::ledger::{Claim, ClaimAttempt, Ledger, LedgerError};
 use crate::metrics::WorkerMetrics;
-use crate::outcome::{DeadReason, FollowUp, Job, Outcome};
+use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
+use crate::properties::PropertySettings;
 use serde_json::{Value, json};
 use shared::amqp::WorkQueue;
 use std::sync::Arc;
@@ -34,6 +41,8 @@ pub struct ScreeningJob {
     pub entrata: Arc<EntrataClient>,
     /// Payscore.
     pub payscore: Arc<PayscoreClient>,
+    /// The ledger.
+    pub ledger: Ledger,
     /// Metrics.
     pub metrics: WorkerMetrics,
 }
@@ -54,6 +63,10 @@ impl Handler for ScreeningJob {
             Ok(event) => event,
             Err(why) => return Outcome::dead(DeadReason::UnreadableDelivery, why.to_string()),
         };
+        job.note(|t| {
+            t.property_id = Some(event.property_id.clone());
+            t.application_id = Some(event.application_id.clone());
+        });
         let span = tracing::info_span!(
             "screening",
             message_id = %job.message_id,
@@ -65,6 +78,11 @@ impl Handler for ScreeningJob {
     }
 }
 
+/// A ledger failure as the outcome that waits for the ledger.
+fn ledger_down(error: LedgerError) -> Outcome {
+    Outcome::LedgerUnavailable(error.to_string())
+}
+
 impl ScreeningJob {
     async fn screen(&self, job: &Job, event: &ApplicationEvent) -> Outcome {
         if !event.triggers(&self.config.trigger_events) {
@@ -73,19 +91,136 @@ impl ScreeningJob {
         let Some(settings) = self.config.properties.get(&event.property_id) else {
             return Outcome::Ignored("property not enabled");
         };
-        let correlation_id = event.correlation_id();
-        match self.payscore.find_group(&correlation_id).await {
-            Ok(Some(group_id)) => {
-                tracing::info!(message_id = %job.message_id, group_id = %group_id, "screening group already exists");
-                // A repeated webhook: the delivery that created the group forwarded its report
-                // check. Only a retried or redelivered one (or a quick retry of this one) may
-                // come after a create whose check was never forwarded.
-                let forward = job.attempt > 0 || job.redelivered || job.tries > 0;
-                return Outcome::Duplicate(forward.then(|| self.report_check(&group_id)));
+        let key = application_key(&event.property_id, &event.application_id);
+        let claim = match self.ledger.claim(&key).await {
+            Ok(ClaimAttempt::Held(claim)) => claim,
+            Ok(ClaimAttempt::Busy) => return Outcome::Busy,
+            Err(error) => return ledger_down(error),
+        };
+        let outcome = self.screen_claimed(job, event, settings, &claim).await;
+        claim.release().await;
+        outcome
+    }
+
+    async fn screen_claimed(
+        &self,
+        job: &Job,
+        event: &ApplicationEvent,
+        settings: &PropertySettings,
+        claim: &Claim,
+    ) -> Outcome {
+        let (property_id, application_id) = (&event.property_id, &event.application_id);
+        let record = match self.ledger.application(property_id, application_id).await {
+            Ok(record) => record,
+            Err(error) => return ledger_down(error),
+        };
+        match record.state {
+            ApplicationState::Created => return self.duplicate(job, &record),
+            ApplicationState::Creating => {
+                if let Some(outcome) = self.resolve_unknown_create(job, event, &record).await {
+                    return outcome;
+                }
             }
-            Ok(None) => {}
-            Err(error) => return payscore_failure(error, "lookup"),
+            ApplicationState::Received => {}
         }
+        let request = match self.request(event, settings).await {
+            Ok(request) => request,
+            Err(outcome) => return outcome,
+        };
+        match self
+            .ledger
+            .begin_create(claim, property_id, application_id)
+            .await
+        {
+            Ok(true) => {}
+            // The claim expired (this job was too slow to renew it) and may be another's now.
+            Ok(false) => return Outcome::Busy,
+            Err(error) => return ledger_down(error),
+        }
+        let invited = request.applicants;
+        match self.payscore.create_group(&request.body).await {
+            Ok(group_id) => self.record_group(job, event, &group_id, invited).await,
+            Err(PayscoreError::Rejected { status }) => {
+                if let Err(error) = self.ledger.create_failed(property_id, application_id).await {
+                    return ledger_down(error);
+                }
+                Outcome::dead(
+                    DeadReason::PayscoreRejected,
+                    format!("Payscore answered {status} to the screening group request"),
+                )
+            }
+            Err(PayscoreError::Conflict) => {
+                // Payscore already has a group for this application (a create whose answer
+                // was lost, from before the ledger knew it): adopt it.
+                match self.payscore.find_group(&event.correlation_id()).await {
+                    Ok(Some(group_id)) => {
+                        tracing::info!(message_id = %job.message_id, group_id = %group_id, "create answered 409; adopting the existing screening group");
+                        self.record_group(job, event, &group_id, invited).await
+                    }
+                    Ok(None) => payscore_failure(PayscoreError::Conflict, "create_group"),
+                    // Same wait as for the 409 itself: a quick retry would only meet it again.
+                    Err(error) => wait_for_schedule(payscore_failure(error, "lookup after 409")),
+                }
+            }
+            // The intent stays: the next attempt resolves it with the lookup first.
+            Err(error) if error.outcome_unknown() => {
+                wait_for_schedule(payscore_failure(error, "create_group"))
+            }
+            Err(error) => {
+                if let Err(error) = self.ledger.create_failed(property_id, application_id).await {
+                    return ledger_down(error);
+                }
+                payscore_failure(error, "create_group")
+            }
+        }
+    }
+
+    /// An earlier create's outcome is unknown. `Some(outcome)` ends the job; `None` means the
+    /// create certainly did not happen and the job goes on to create.
+    async fn resolve_unknown_create(
+        &self,
+        job: &Job,
+        event: &ApplicationEvent,
+        record: &ApplicationRecord,
+    ) -> Option<Outcome> {
+        if self.config.lookup == Lookup::None {
+            return Some(Outcome::dead(
+                DeadReason::CreateOutcomeUnknown,
+                format!(
+                    "an earlier create for {} has no known outcome and PAYSCORE_LOOKUP=none: \
+                     check Payscore for a group with this correlation_id",
+                    event.correlation_id()
+                ),
+            ));
+        }
+        match self.payscore.find_group(&event.correlation_id()).await {
+            Ok(Some(group_id)) => {
+                tracing::info!(message_id = %job.message_id, group_id = %group_id, "an earlier create did happen; recording its group");
+                Some(self.record_group(job, event, &group_id, 0).await)
+            }
+            // Payscore's lists may lag behind its creates: "not found" is believed only once
+            // the earlier create is older than PAYSCORE_LOOKUP_SETTLE.
+            Ok(None)
+                if record.creating_for.unwrap_or_default() < self.config.lookup_settle =>
+            {
+                Some(wait_for_schedule(Outcome::Retry(Failure::new(
+                    "create_outcome_pending",
+                    "an earlier create is not visible in the lookup yet",
+                    None,
+                ))))
+            }
+            Ok(None) => None,
+            Err(error) => Some(payscore_failure(error, "lookup")),
+        }
+    }
+
+    /// Read the application and its property in Entrata and build the create request; an
+    /// `Err` is the outcome that ends the job.
+    async fn request(
+        &self,
+        event: &ApplicationEvent,
+        settings: &PropertySettings,
+    ) -> Result<CreateRequest, Outcome> {
         let application = match self
             .entrata
             .application(&event.property_id, &event.application_id)
@@ -93,147 +228,83 @@ impl ScreeningJob {
         {
             Ok(Some(application)) => application,
             Ok(None) => {
-                return Outcome::dead(
+                return Err(Outcome::dead(
                     DeadReason::ApplicationNotFound,
                     format!(
                         "Entrata has no application {} at property {}",
                         event.application_id, event.property_id
                     ),
-                );
+                ));
             }
-            Err(error) => return entrata_failure(error),
+            Err(error) => return Err(entrata_failure(error)),
         };
         let address = match self.entrata.property(&event.property_id).await {
             Ok(Some(address)) => address,
             Ok(None) => {
-                return Outcome::dead(
+                return Err(Outcome::dead(
                     DeadReason::PropertyAddressInvalid,
                     format!(
                         "Entrata returned no address for property {}",
                         event.property_id
                     ),
-                );
+                ));
             }
-            Err(error) => return entrata_failure(error),
+            Err(error) => return Err(entrata_failure(error)),
         };
-        let Some(state) = state_name(&address.state) else {
-            return Outcome::dead(
-                DeadReason::PropertyAddressInvalid,
-                format!(
-                    "property {} has a state Payscore cannot take",
-                    event.property_id
-                ),
-            );
-        };
-        let invited: Vec<_> = application
-            .customers
-            .iter()
-            .filter(|c| match &c.customer_type {
-                Some(t) => settings
-                    .invite_customer_types
-                    .iter()
-                    .any(|i| i.eq_ignore_ascii_case(t)),
-                // A lead without types: its customers are the applicants.
-                None => true,
-            })
-            .collect();
-        let without_email = invited.iter().filter(|c| c.email.is_none()).count();
-        if invited.is_empty() || without_email > 0 {
-            return Outcome::dead(
-                DeadReason::NoApplicantEmail,
-                format!(
-                    "{without_email} of {} applicants to invite have no email address in Entrata",
-                    invited.len()
-                ),
-            );
-        }
-        let applicants: Vec<Value> = invited
-            .iter()
-            .map(|c| {
-                let mut a = json!({
-                    "applicant_first_name": c.first_name,
-                    "applicant_last_name": c.last_name,
-                    "applicant_email": c.email,
-                });
-                if let Some(phone) = c
-                    .phone
-                    .as_deref()
-                    .and_then(|p| e164(p, self.config.phone_country_code))
-                {
-                    a["applicant_phone_number"] = json!(phone);
-                }
-                a
-            })
-            .collect();
-        let mut property = json!({
-            "street_address": address.street,
-            "city": address.city,
-            "state": state,
-            "zip_code": address.postal_code,
-        });
-        if let Some(unit) = &application.unit {
-            property["unit"] = json!(unit);
-        }
-        let mut body = json!({
-            "applicants": applicants,
-            "property": property,
-            "is_decision_maker_paying": settings.is_decision_maker_paying,
-            "decision_maker_display_name": settings.decision_maker_display_name,
-            "webhook_url": format!("{}/webhooks/payscore", self.config.public_base_url),
-            "correlation_id": correlation_id,
-        });
-        if let Some(rent) = application.monthly_rent {
-            body["monthly_rent"] = json!(rent);
-        }
-        if let Some(threshold) = settings.income_multiplier_threshold {
-            body["income_multiplier_threshold"] = json!(threshold);
-        }
-        match self.payscore.create_group(&body).await {
-            Ok(group_id) => self.created(job, &group_id, invited.len()),
-            Err(PayscoreError::Rejected { status }) => Outcome::dead(
-                DeadReason::PayscoreRejected,
-                format!("Payscore answered {status} to the screening group request"),
-            ),
-            Err(error @ (PayscoreError::Call(_) | PayscoreError::Malformed(_)))
-                if error.outcome_unknown() =>
-            {
-                // Payscore may have created the group without telling us: it is the ledger.
-                match self.payscore.find_group(&correlation_id).await {
-                    Ok(Some(group_id)) => self.created(job, &group_id, invited.len()),
-                    _ => wait_for_schedule(payscore_failure(error, "create_group")),
-                }
-            }
-            Err(PayscoreError::Conflict) => {
-                // Payscore already has a group for this application (a create from an earlier
-                // attempt that landed after it gave up, or another worker's): adopt it.
-                match self.payscore.find_group(&correlation_id).await {
-                    Ok(Some(group_id)) => {
-                        tracing::info!(message_id = %job.message_id, group_id = %group_id, "create answered 409; adopting the existing screening group");
-                        self.created(job, &group_id, invited.len())
-                    }
-                    Ok(None) => payscore_failure(PayscoreError::Conflict, "create_group"),
-                    // Same wait as for the 409 itself: a quick retry would only meet it again.
-                    Err(error) => wait_for_schedule(payscore_failure(error, "lookup after 409")),
-                }
-            }
-            Err(error) => payscore_failure(error, "create_group"),
-        }
+        build_request(
+            &self.config,
+            event,
+            settings,
+            &application,
+            &address,
+        )
     }
 
-    fn created(&self, job: &Job, group_id: &str, applicants: usize) -> Outcome {
+    async fn record_group(
+        &self,
+        job: &Job,
+        event: &ApplicationEvent,
+        group_id: &str,
+        applicants: usize,
+    ) -> Outcome {
+        job.note(|t| t.group_id = Some(group_id.to_owned()));
+        if let Err(error) = self
+            .ledger
+            .group_created(&event.property_id, &event.application_id, group_id)
+            .await
+        {
+            // The group exists but the ledger does not say so: once the ledger is back, the
+            // intent without a group is resolved by the lookup.
+            return ledger_down(error);
+        }
         if let Some(received) = job.received_at_ms {
             let seconds = (shared::envelope::now_millis() - received).max(0) as f64 / 1000.0;
             self.metrics.end_to_end.observe(seconds);
         }
         tracing::info!(message_id = %job.message_id, group_id, applicants, "screening group created");
-        Outcome::Done(Some(self.report_check(group_id)))
+        Outcome::Done(Some(
+            self.report_check(group_id, shared::envelope::now_millis()),
+        ))
     }
 
-    fn report_check(&self, group_id: &str) -> FollowUp {
+    fn duplicate(&self, job: &Job, record: &ApplicationRecord) -> Outcome {
+        let group_id = record.group_id.as_deref().unwrap_or_default();
+        job.note(|t| t.group_id = Some(group_id.to_owned()));
+        tracing::info!(message_id = %job.message_id, group_id, "screening group already exists");
+        // The job that created the group forwarded its report check, unless it died or lost
+        // its connection before that was confirmed: then its delivery comes back redelivered.
+        let forward = job.redelivered;
+        let created_at = record
+            .group_recorded_at_ms
+            .unwrap_or_else(shared::envelope::now_millis);
+        Outcome::Duplicate(forward.then(|| self.report_check(group_id, created_at)))
+    }
+
+    fn report_check(&self, group_id: &str, created_at_ms: i64) -> FollowUp {
         let check = ReportCheck {
             screening_group_id: group_id.to_owned(),
             check: 1,
-            group_created_at_ms: shared::envelope::now_millis(),
+            group_created_at_ms: created_at_ms,
         };
         FollowUp {
             queue: WorkQueue::Reports,
@@ -242,4 +313,96 @@ impl ScreeningJob {
             body: serde_json::to_vec(&check).expect("serialisable"),
         }
     }
+}
+
+/// A create request and how many applicants it invites.
+struct CreateRequest {
+    body: Value,
+    applicants: usize,
+}
+
+/// The Payscore create request for an application, or the dead letter that stops it.
+fn build_request(
+    config: &WorkerConfig,
+    event: &ApplicationEvent,
+    settings: &PropertySettings,
+    application: &Application,
+    address: &Address,
+) -> Result<CreateRequest, Outcome> {
+    let Some(state) = state_name(&address.state) else {
+        return Err(Outcome::dead(
+            DeadReason::PropertyAddressInvalid,
+            format!(
+                "property {} has a state Payscore cannot take",
+                event.property_id
+            ),
+        ));
+    };
+    let invited: Vec<_> = application
+        .customers
+        .iter()
+        .filter(|c| match &c.customer_type {
+            Some(t) => settings
+                .invite_customer_types
+                .iter()
+                .any(|i| i.eq_ignore_ascii_case(t)),
+            // A lead without types: its customers are the applicants.
+            None => true,
+        })
+        .collect();
+    let without_email = invited.iter().filter(|c| c.email.is_none()).count();
+    if invited.is_empty() || without_email > 0 {
+        return Err(Outcome::dead(
+            DeadReason::NoApplicantEmail,
+            format!(
+                "{without_email} of {} applicants to invite have no email address in Entrata",
+                invited.len()
+            ),
+        ));
+    }
+    let applicants: Vec<Value> = invited
+        .iter()
+        .map(|c| {
+            let mut a = json!({
+                "applicant_first_name": c.first_name,
+                "applicant_last_name": c.last_name,
+                "applicant_email": c.email,
+            });
+            if let Some(phone) = c
+                .phone
+                .as_deref()
+                .and_then(|p| e164(p, config.phone_country_code))
+            {
+                a["applicant_phone_number"] = json!(phone);
+            }
+            a
+        })
+        .collect();
+    let mut property = json!({
+        "street_address": address.street,
+        "city": address.city,
+        "state": state,
+        "zip_code": address.postal_code,
+    });
+    if let Some(unit) = &application.unit {
+        property["unit"] = json!(unit);
+    }
+    let mut body = json!({
+        "applicants": applicants,
+        "property": property,
+        "is_decision_maker_paying": settings.is_decision_maker_paying,
+        "decision_maker_display_name": settings.decision_maker_display_name,
+        "webhook_url": format!("{}/webhooks/payscore", config.public_base_url),
+        "correlation_id": event.correlation_id(),
+    });
+    if let Some(rent) = application.monthly_rent {
+        body["monthly_rent"] = json!(rent);
+    }
+    if let Some(threshold) = settings.income_multiplier_threshold {
+        body["income_multiplier_threshold"] = json!(threshold);
+    }
+    Ok(CreateRequest {
+        body,
+        applicants: invited.len(),
+    })
 }
