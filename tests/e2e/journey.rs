@@ -15,6 +15,7 @@ use std::time::Duration;
 async fn a_submitted_application_ends_as_a_report_in_the_applicant_file_through_the_real_binaries()
 {
     let broker = TestBroker::new("journey").await;
+    let database = fleet_tests::TestDatabase::new("journey").await;
     let properties = properties_file(&broker.prefix, PROPERTIES);
     let (ingest, ingest_admin, worker_admin, payscore, entrata) = (
         free_port(),
@@ -51,6 +52,7 @@ async fn a_submitted_application_ends_as_a_report_in_the_applicant_file_through_
                 ("PAYSCORE_SECRET_KEY", "sandbox-secret".to_owned()),
                 ("PUBLIC_BASE_URL", format!("http://127.0.0.1:{ingest}")),
                 ("PROPERTIES_FILE", properties.display().to_string()),
+                ("DATABASE_URL", database.url.clone()),
             ]
             .map(|(k, v)| (k.to_owned(), v)),
         )

@@ -258,6 +258,7 @@ async fn fleet_behind_a_proxy(test: &str, extra: &[(&str, &str)]) -> (Fleet, Amq
     let mut env = fleet.worker_env.clone();
     env.insert("AMQP_URL".into(), proxy.url.clone());
     env.insert("PAYSCORE_TIMEOUT_MS".into(), "10000".into());
+    env.insert("LEDGER_CLAIM_TTL_SECONDS".into(), "15".into());
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }

@@ -80,6 +80,9 @@ impl Fleet {
         // Short delays so retries and report checks happen within a test.
         for (k, v) in [
             ("RETRY_SCHEDULE", "1s,1s,2s"),
+            // Believe a lookup that finds nothing at once after an unanswered create, in step
+            // with the short schedule (tests of a lagging list set it longer).
+            ("PAYSCORE_LOOKUP_SETTLE", "1ms"),
             ("REPORT_CHECK_FIRST_DELAY", "1h"),
             ("REPORT_CHECK_SCHEDULE", "1h"),
             ("LOG_FORMAT", "pretty"),
@@ -123,7 +126,6 @@ impl Fleet {
             ("PAYSCORE_TIMEOUT_MS", "2000".into()),
             ("ENTRATA_TIMEOUT_MS", "2000".into()),
             ("DATABASE_URL", database.url.clone()),
-            ("LEDGER_CLAIM_TTL_SECONDS", "8".into()),
         ] {
             worker_env.entry(k.into()).or_insert(v);
         }
@@ -131,6 +133,16 @@ impl Fleet {
         for (k, v) in &options.env {
             worker_env.insert((*k).into(), v.clone());
         }
+        // Claims of killed workers expire soon after the longest downstream call could end
+        // (the worker refuses a shorter TTL).
+        let longest_ms = ["PAYSCORE_TIMEOUT_MS", "ENTRATA_TIMEOUT_MS"]
+            .iter()
+            .filter_map(|k| worker_env.get(*k)?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(15_000);
+        worker_env
+            .entry("LEDGER_CLAIM_TTL_SECONDS".into())
+            .or_insert_with(|| (longest_ms.div_ceil(1000) + 5).to_string());
         let worker = if options.start_worker {
             Some(WorkerHandle::start(worker_env.clone()).await)
         } else {
