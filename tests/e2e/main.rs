@@ -5,6 +5,7 @@ mod ingest_auth;
 mod ingest_delivery;
 mod ingest_resilience;
 mod journey;
+mod ledger;
 mod reports;
 mod screening;
 mod screening_failures;

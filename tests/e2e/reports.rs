@@ -24,7 +24,7 @@ async fn screened(fleet: &Fleet, property_id: u64) -> (SubmittedApplication, Con
 }
 
 /// Wait until the application holds `n` successful uploads and return them.
-async fn uploads(fleet: &Fleet, application_id: u64, n: usize) -> Vec<UploadRecord> {
+pub(crate) async fn uploads(fleet: &Fleet, application_id: u64, n: usize) -> Vec<UploadRecord> {
     eventually(Duration::from_secs(30), "the uploads", || async {
         let all = fleet.control().uploads(application_id).await.ok()?;
         let done: Vec<_> = all.into_iter().filter(|u| u.status == "Success").collect();
@@ -33,7 +33,7 @@ async fn uploads(fleet: &Fleet, application_id: u64, n: usize) -> Vec<UploadReco
     .await
 }
 
-async fn suppress_completion(fleet: &Fleet) {
+pub(crate) async fn suppress_completion(fleet: &Fleet) {
     let suppression = Suppression {
         all: false,
         codes: [COMPLETED.to_owned()].into(),
@@ -55,7 +55,7 @@ async fn complete_without_webhook(fleet: &Fleet, group: &ControlGroup) {
         .expect("complete");
 }
 
-async fn completion_webhooks(fleet: &Fleet, group: &ControlGroup, copies: u32) {
+pub(crate) async fn completion_webhooks(fleet: &Fleet, group: &ControlGroup, copies: u32) {
     fleet
         .control()
         .suppress_webhooks(&Suppression::default())

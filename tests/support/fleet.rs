@@ -340,17 +340,22 @@ impl WorkerProcess {
         Some((status, answer.text().await.ok()?))
     }
 
-    /// The sum of every sample of a series (`name{labels}` prefix), 0 when absent or
-    /// unreachable.
+    /// The sum of every sample of a series: `name` sums all its label sets, `name{labels}`
+    /// takes that one. 0 when absent or unreachable.
     pub async fn sample(&self, series: &str) -> f64 {
         let Ok(answer) = reqwest::get(format!("{}/metrics", self.admin_url)).await else {
             return 0.0;
         };
         let text = answer.text().await.unwrap_or_default();
         text.lines()
+            .filter(|l| !l.starts_with('#'))
             .filter_map(|l| {
-                l.strip_prefix(series)
-                    .and_then(|rest| rest.trim().parse::<f64>().ok())
+                let rest = l.strip_prefix(series)?;
+                let whole = rest.starts_with(' ') || (!series.contains('{') && rest.starts_with('{'));
+                if !whole {
+                    return None;
+                }
+                l.rsplit(' ').next()?.parse::<f64>().ok()
             })
             .sum()
     }
