@@ -98,7 +98,10 @@ async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
             "blocked: the broker has a resource alarm\n".to_owned(),
         )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not connected\n".to_owned())
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not connected\n".to_owned(),
+        )
     }
 }
 

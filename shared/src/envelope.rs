@@ -19,6 +19,8 @@ pub mod headers {
     pub const DEAD_REASON: &str = "x-dead-reason";
     /// W3C trace context, so a trace follows a delivery across hops.
     pub const TRACEPARENT: &str = "traceparent";
+    /// When `worker replay` moved the message out of a dead-letter queue (Unix ms).
+    pub const REPLAYED_AT: &str = "x-replayed-at";
 }
 
 /// Who sent a delivery.

@@ -120,7 +120,10 @@ async fn two_workers_racing_over_fifty_applications_sent_four_times_each_create_
         b.sample(SCREENINGS_DONE).await,
     );
     assert_eq!(done_a + done_b, 50.0, "one job created each group");
-    assert!(done_a > 0.0 && done_b > 0.0, "both workers created groups ({done_a}, {done_b})");
+    assert!(
+        done_a > 0.0 && done_b > 0.0,
+        "both workers created groups ({done_a}, {done_b})"
+    );
     assert_eq!(
         fleet
             .database
@@ -205,9 +208,7 @@ async fn a_worker_killed_during_its_create_is_taken_over_within_the_claim_ttl_an
 async fn a_create_that_timed_out_is_not_repeated_while_the_lookup_lags_behind() {
     let mut options = FleetOptions::default();
     options.sandbox.payscore.list_lag = Duration::from_secs(4);
-    options
-        .env
-        .push(("PAYSCORE_LOOKUP_SETTLE", "15s".into()));
+    options.env.push(("PAYSCORE_LOOKUP_SETTLE", "15s".into()));
     let fleet = Fleet::start("ledger-lag", options).await;
     fleet.lose_next_create_answer().await;
     let a = fleet.submit(100002).await;
@@ -328,9 +329,7 @@ async fn a_completion_for_a_group_nobody_knows_is_dead_lettered_as_unknown_group
         .await
         .expect("post");
     assert_eq!(answer.status(), 202);
-    let dead = fleet
-        .dead_letter(WorkQueue::Reports, "unknown_group")
-        .await;
+    let dead = fleet.dead_letter(WorkQueue::Reports, "unknown_group").await;
     assert_eq!(dead.delivery.data, body, "kept byte for byte for a replay");
     fleet.stop().await;
 }
@@ -370,9 +369,7 @@ async fn a_database_outage_under_load_costs_no_attempt_and_no_application() {
         .set_faults(Simulator::Payscore, "create_group", slow(100))
         .await
         .expect("faults");
-    let worker = fleet
-        .spawn_worker(&[("DATABASE_URL", through_proxy)])
-        .await;
+    let worker = fleet.spawn_worker(&[("DATABASE_URL", through_proxy)]).await;
     let submitted = submit_silently(&fleet, 20).await;
     for s in &submitted[..10] {
         fleet
@@ -406,9 +403,11 @@ async fn a_database_outage_under_load_costs_no_attempt_and_no_application() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     proxy.restore();
     worker.wait_ready().await;
-    eventually(Duration::from_secs(60), "every application screened", || async {
-        (fleet.control().groups().await.ok()?.len() >= 20).then_some(())
-    })
+    eventually(
+        Duration::from_secs(60),
+        "every application screened",
+        || async { (fleet.control().groups().await.ok()?.len() >= 20).then_some(()) },
+    )
     .await;
     settled(&fleet, &[&worker]).await;
     for s in &submitted {
@@ -512,7 +511,11 @@ async fn worker_status_shows_a_finished_a_dead_lettered_and_a_retried_journey() 
     // Retried: Entrata's read fails once past the quick retry, then succeeds.
     fleet
         .control()
-        .fail_next(Simulator::Entrata, "leads/getLeads", Scripted::status(2, 500))
+        .fail_next(
+            Simulator::Entrata,
+            "leads/getLeads",
+            Scripted::status(2, 500),
+        )
         .await
         .expect("fault");
     let retried = fleet.submit(100003).await;
@@ -527,15 +530,28 @@ async fn worker_status_shows_a_finished_a_dead_lettered_and_a_retried_journey() 
             .env("DATABASE_URL", &fleet.database.url)
             .output()
             .expect("worker status");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let text = status(&["--application", &finished.application_id.to_string()]);
-    assert!(text.contains(&format!("screening group {}", group.id)), "{text}");
+    assert!(
+        text.contains(&format!("screening group {}", group.id)),
+        "{text}"
+    );
     assert!(text.contains("created"), "{text}");
     assert!(text.contains("uploaded"), "{text}");
-    assert!(text.contains(&format!("file payscore-{}-", group.id)), "{text}");
-    assert!(text.contains("entrata delivery"), "the webhook's arrival: {text}");
+    assert!(
+        text.contains(&format!("file payscore-{}-", group.id)),
+        "{text}"
+    );
+    assert!(
+        text.contains("entrata delivery"),
+        "the webhook's arrival: {text}"
+    );
 
     let json: serde_json::Value = serde_json::from_str(&status(&[
         "--application",
@@ -582,5 +598,84 @@ async fn worker_status_shows_a_finished_a_dead_lettered_and_a_retried_journey() 
         .output()
         .expect("worker status");
     assert_eq!(unknown.status.code(), Some(1), "nothing known: exit 1");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_lookup_an_unknown_create_waits_for_an_operator_who_resolves_and_replays_it() {
+    let fleet = Fleet::start(
+        "ledger-resolve",
+        FleetOptions {
+            env: vec![("PAYSCORE_LOOKUP", "none".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    fleet.lose_next_create_answer().await;
+    let a = fleet.submit(100001).await;
+    let dead = fleet.broker.topology().dead_queue(WorkQueue::Screenings);
+    eventually(Duration::from_secs(20), "the dead letter", || async {
+        (fleet.broker.count(&dead).await == 1).then_some(())
+    })
+    .await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(binary("worker"))
+            .args(args)
+            .envs(&fleet.worker_env)
+            .output()
+            .expect("worker")
+    };
+    let listed = run(&["replay", "--queue", "screenings", "--dry-run"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("create_outcome_unknown"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    // The operator finds the group in Payscore.
+    let group = fleet.one_group(a.property_id, a.application_id).await;
+    let resolved = run(&[
+        "resolve",
+        "--property",
+        &a.property_id.to_string(),
+        "--application",
+        &a.application_id.to_string(),
+        "--group",
+        &group.id,
+    ]);
+    assert!(
+        resolved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resolved.stderr)
+    );
+    let again = run(&[
+        "resolve",
+        "--property",
+        &a.property_id.to_string(),
+        "--application",
+        &a.application_id.to_string(),
+        "--not-created",
+    ]);
+    assert_eq!(again.status.code(), Some(1), "nothing left to resolve");
+    // The replayed dead letter finds the recorded group and forwards its report check at last.
+    let replayed = run(&["replay", "--queue", "screenings"]);
+    assert!(replayed.status.success());
+    let duplicate = r#"worker_jobs_total{outcome="duplicate",queue="screenings"}"#;
+    fleet.worker().wait_for(duplicate, 1.0).await;
+    let checks = fleet
+        .broker
+        .topology()
+        .tier_for(WorkQueue::Reports, Duration::from_secs(3600))
+        .queue;
+    assert_eq!(
+        fleet.broker.count(&checks).await,
+        1,
+        "the report check forwarded"
+    );
+    assert_eq!(fleet.group_count(a.property_id, a.application_id).await, 1);
+    assert_eq!(
+        fleet.calls(Simulator::Payscore, "create_group").await.len(),
+        1,
+        "never created again"
+    );
     fleet.stop().await;
 }

@@ -233,7 +233,10 @@ async fn the_assumed_v1_lookup_resolves_a_create_whose_answer_was_lost() {
     let done = r#"worker_jobs_total{outcome="done",queue="screenings"}"#;
     fleet.worker().wait_for(done, 1.0).await;
     let lookups = fleet.calls(Simulator::Payscore, "find_groups").await;
-    assert!(!lookups.is_empty(), "the v1 route resolved the unknown create");
+    assert!(
+        !lookups.is_empty(),
+        "the v1 route resolved the unknown create"
+    );
     assert!(
         fleet
             .calls(Simulator::Payscore, "applicant_groups")

@@ -204,7 +204,11 @@ async fn a_failing_lookup_never_lets_a_group_be_created_blind() {
     fleet.worker().wait_for(SERIES_DONE, 1.0).await;
     let lookups = fleet.calls(Simulator::Payscore, "applicant_groups").await;
     let creates = fleet.calls(Simulator::Payscore, "create_group").await;
-    assert_eq!(creates.len(), 1, "never created again while the outcome was unknown");
+    assert_eq!(
+        creates.len(),
+        1,
+        "never created again while the outcome was unknown"
+    );
     assert_eq!(lookups[0].status, Some(404));
     assert_eq!(lookups[1].status, Some(404));
     assert_eq!(lookups[2].status, Some(200), "the lookup that resolved it");

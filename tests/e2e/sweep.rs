@@ -15,8 +15,7 @@ fn has(found: &[Found], application_id: u64) -> bool {
 }
 
 #[tokio::test]
-async fn a_sweep_screens_an_application_whose_webhook_was_lost_and_a_second_sweep_queues_nothing()
-{
+async fn a_sweep_screens_an_application_whose_webhook_was_lost_and_a_second_sweep_queues_nothing() {
     let fleet = Fleet::start("sweep", FleetOptions::default()).await;
     let lost = fleet
         .control()

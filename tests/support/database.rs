@@ -26,19 +26,26 @@ impl TestDatabase {
     pub async fn new(test: &str) -> Self {
         let safe: String = test
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let name = format!("fleet_t_{safe}_{:08x}", fastrand::u32(..));
         let admin = admin_url();
-        let (client, connection) = tokio_postgres::connect(&admin, NoTls)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL is not reachable at DATABASE_ADMIN_URL ({e}). Start one with \
+        let (client, connection) =
+            tokio_postgres::connect(&admin, NoTls)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is not reachable at DATABASE_ADMIN_URL ({e}). Start one with \
                      deploy/local/database.sh, or point DATABASE_ADMIN_URL at one; the README's \
                      test command does this for you."
-                )
-            });
+                    )
+                });
         tokio::spawn(connection);
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -119,6 +126,9 @@ mod tests {
             database_url("postgres://u:p@h/db?sslmode=disable", "t2"),
             "postgres://u:p@h/t2?sslmode=disable"
         );
-        assert_eq!(database_url("postgres://h:5432", "t3"), "postgres://h:5432/t3");
+        assert_eq!(
+            database_url("postgres://h:5432", "t3"),
+            "postgres://h:5432/t3"
+        );
     }
 }

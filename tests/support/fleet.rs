@@ -351,7 +351,8 @@ impl WorkerProcess {
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| {
                 let rest = l.strip_prefix(series)?;
-                let whole = rest.starts_with(' ') || (!series.contains('{') && rest.starts_with('{'));
+                let whole =
+                    rest.starts_with(' ') || (!series.contains('{') && rest.starts_with('{'));
                 if !whole {
                     return None;
                 }

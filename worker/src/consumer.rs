@@ -161,7 +161,10 @@ pub async fn consume<H: Handler>(
                 _ = session.failed() => return,
                 _ = connected.wait_for(|c| *c) => {}
             }
-            tracing::info!(queue = queue.as_str(), "the ledger answers again: jobs start again");
+            tracing::info!(
+                queue = queue.as_str(),
+                "the ledger answers again: jobs start again"
+            );
         }
         let (handler, settler, metrics, locks) = (
             handler.clone(),
@@ -241,6 +244,7 @@ fn job_of(delivery: &Delivery) -> Job {
             .unwrap_or(0),
         received_at_ms: header(shared::envelope::headers::RECEIVED_AT).and_then(|v| integer(&v)),
         redelivered: delivery.redelivered,
+        replayed: header(shared::envelope::headers::REPLAYED_AT).is_some(),
         tries: 0,
         source: header(shared::envelope::headers::SOURCE).and_then(|v| match v {
             AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),

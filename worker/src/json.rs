@@ -79,12 +79,13 @@ pub fn mentions(value: &Value, name: &str) -> bool {
 /// (the list's shape is not documented).
 pub fn count_items(value: &Value) -> usize {
     match value {
-        Value::Array(items) => items.len().max(items.iter().map(count_items).max().unwrap_or(0)),
+        Value::Array(items) => items
+            .len()
+            .max(items.iter().map(count_items).max().unwrap_or(0)),
         Value::Object(map) => map.values().map(count_items).max().unwrap_or(0),
         _ => 0,
     }
 }
-
 
 #[cfg(test)]
 mod tests {

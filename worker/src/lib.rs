@@ -73,11 +73,7 @@ pub async fn run(
         return Ok(());
     }
     let stop_ledger = CancellationToken::new();
-    tokio::spawn(
-        ledger
-            .clone()
-            .watch(readiness.clone(), stop_ledger.clone()),
-    );
+    tokio::spawn(ledger.clone().watch(readiness.clone(), stop_ledger.clone()));
     tokio::spawn(ledger.clone().purge_daily(stop_ledger.clone()));
 
     let topology = config.common.amqp.topology();

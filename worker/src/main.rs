@@ -8,8 +8,8 @@ use shared::config::{EXIT_CONFIG, ProcessEnv};
 use std::process::ExitCode;
 use worker::config::WorkerConfig;
 use worker::ledger::{Ledger, LedgerConfig, LedgerMetrics};
-use worker::status::{StatusArgs, journey, render};
 use worker::replay::{ReplayArgs, replay};
+use worker::status::{StatusArgs, journey, render};
 use worker::sweep::{SweepArgs, sweep};
 
 fn main() -> ExitCode {
@@ -20,9 +20,10 @@ fn main() -> ExitCode {
         Some("sweep") => sweep_applications(&args[1..]),
         Some("migrate") => migrate(),
         Some("status") => status(&args[1..]),
+        Some("resolve") => resolve(&args[1..]),
         Some(other) => {
             eprintln!(
-                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`, `worker sweep`, `worker migrate`, `worker status --application …`)"
+                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`, `worker sweep`, `worker migrate`, `worker status --application …`, `worker resolve …`)"
             );
             ExitCode::from(EXIT_CONFIG)
         }
@@ -209,5 +210,61 @@ fn status(args: &[String]) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+const RESOLVE_USAGE: &str = "usage: worker resolve --property <id> --application <id> \
+     (--group <screening group id> | --not-created)";
+
+/// `worker resolve`: an operator's answer to `create_outcome_unknown`, after looking in
+/// Payscore for a group with the application's correlation id.
+fn resolve(args: &[String]) -> ExitCode {
+    let mut it = args.iter();
+    let (mut property, mut application, mut group, mut not_created) = (None, None, None, false);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--property" => property = it.next().cloned(),
+            "--application" => application = it.next().cloned(),
+            "--group" => group = it.next().cloned(),
+            "--not-created" => not_created = true,
+            other => {
+                eprintln!("worker resolve: unknown argument {other:?}\n{RESOLVE_USAGE}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    let (Some(property), Some(application)) = (property, application) else {
+        eprintln!("worker resolve: --property and --application are needed\n{RESOLVE_USAGE}");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    if group.is_some() == not_created {
+        eprintln!("worker resolve: either --group or --not-created\n{RESOLVE_USAGE}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let ledger = match ledger_from_env("resolve") {
+        Ok(ledger) => ledger,
+        Err(code) => return code,
+    };
+    match runtime().block_on(ledger.resolve_create(&property, &application, group.as_deref())) {
+        Ok(true) => {
+            println!(
+                "resolve: application {application} at property {property}: {}; now replay its dead letter",
+                match &group {
+                    Some(group) => format!("screening group {group} recorded"),
+                    None => "recorded as never created".to_owned(),
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            eprintln!(
+                "worker resolve: the ledger has no unknown create for application {application} at property {property}"
+            );
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("worker resolve: {error}");
+            ExitCode::FAILURE
+        }
     }
 }

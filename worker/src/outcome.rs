@@ -20,6 +20,8 @@ pub struct Job {
     pub received_at_ms: Option<i64>,
     /// The broker delivered it before (a worker died or lost its connection while on it).
     pub redelivered: bool,
+    /// `worker replay` moved it out of a dead-letter queue (`x-replayed-at`).
+    pub replayed: bool,
     /// Quick in-process retries of this delivery so far (0 on the first run).
     pub tries: u32,
     /// `x-source`: who published it (`entrata`, `payscore`, `worker`, `sweep`, `replay`).

@@ -179,7 +179,7 @@ pub async fn replay(config: &AmqpConfig, args: &ReplayArgs) -> Result<ReplayRepo
             }
         }
         fresh.insert(
-            "x-replayed-at".into(),
+            shared::envelope::headers::REPLAYED_AT.into(),
             AMQPValue::LongLongInt(shared::envelope::now_millis()),
         );
         let mut properties = BasicProperties::default()

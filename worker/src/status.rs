@@ -41,7 +41,9 @@ pub enum Subject {
 
 /// Bad arguments.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}\nusage: worker status --application <id> [--property <id>] [--json] | worker status --group <id> [--json]")]
+#[error(
+    "{0}\nusage: worker status --application <id> [--property <id>] [--json] | worker status --group <id> [--json]"
+)]
 pub struct UsageError(String);
 
 impl StatusArgs {

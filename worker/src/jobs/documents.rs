@@ -70,7 +70,8 @@ mod tests {
 
     #[test]
     fn a_page_counts_its_longest_list() {
-        let page = serde_json::json!({"documents": {"document": [{"id": 1}, {"id": 2}, {"id": 3}]}});
+        let page =
+            serde_json::json!({"documents": {"document": [{"id": 1}, {"id": 2}, {"id": 3}]}});
         assert_eq!(count_items(&page), 3);
         let one = serde_json::json!({"documents": {"document": {"id": 1}}});
         assert_eq!(count_items(&one), 0, "a lone object is not a list");

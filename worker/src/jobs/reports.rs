@@ -16,8 +16,8 @@
 //! resolved by Entrata's document list for the application's lease. Every other webhook code
 //! is acknowledged and counted.
 
-use crate::clients::entrata::EntrataError;
 use crate::clients::entrata::EntrataClient;
+use crate::clients::entrata::EntrataError;
 use crate::clients::payscore::{PayscoreClient, PayscoreError, ReportUrl};
 use crate::config::WorkerConfig;
 use crate::consumer::Handler;

@@ -200,9 +200,7 @@ impl ScreeningJob {
             }
             // Payscore's lists may lag behind its creates: "not found" is believed only once
             // the earlier create is older than PAYSCORE_LOOKUP_SETTLE.
-            Ok(None)
-                if record.creating_for.unwrap_or_default() < self.config.lookup_settle =>
-            {
+            Ok(None) if record.creating_for.unwrap_or_default() < self.config.lookup_settle => {
                 Some(wait_for_schedule(Outcome::Retry(Failure::new(
                     "create_outcome_pending",
                     "an earlier create is not visible in the lookup yet",
@@ -251,13 +249,7 @@ impl ScreeningJob {
             }
             Err(error) => return Err(entrata_failure(error)),
         };
-        build_request(
-            &self.config,
-            event,
-            settings,
-            &application,
-            &address,
-        )
+        build_request(&self.config, event, settings, &application, &address)
     }
 
     async fn record_group(
@@ -292,8 +284,10 @@ impl ScreeningJob {
         job.note(|t| t.group_id = Some(group_id.to_owned()));
         tracing::info!(message_id = %job.message_id, group_id, "screening group already exists");
         // The job that created the group forwarded its report check, unless it died or lost
-        // its connection before that was confirmed: then its delivery comes back redelivered.
-        let forward = job.redelivered;
+        // its connection before that was confirmed (then its delivery comes back
+        // redelivered), or an operator recorded the group with `worker resolve` (then the
+        // dead letter comes back replayed).
+        let forward = job.redelivered || job.replayed;
         let created_at = record
             .group_recorded_at_ms
             .unwrap_or_else(shared::envelope::now_millis);

@@ -72,12 +72,18 @@ mod tests {
 
     #[test]
     fn a_missing_or_bad_url_names_the_variable() {
-        let missing = LedgerConfig::from_env(&env(&[])).unwrap_err();
+        let missing = LedgerConfig::from_env(&env(&[])).expect_err("required");
         assert_eq!(missing.var, "DATABASE_URL");
-        let bad = LedgerConfig::from_env(&env(&[("DATABASE_URL", "postgres://a:secretword@db:port/x")]))
-            .unwrap_err();
+        let bad = LedgerConfig::from_env(&env(&[(
+            "DATABASE_URL",
+            "postgres://a:secretword@db:port/x",
+        )]))
+        .expect_err("not a URL");
         assert_eq!(bad.var, "DATABASE_URL");
-        assert!(!bad.reason.contains("secretword"), "the value is never echoed");
+        assert!(
+            !bad.reason.contains("secretword"),
+            "the value is never echoed"
+        );
     }
 
     #[test]
@@ -88,6 +94,9 @@ mod tests {
         assert_eq!(config.pool_size, 16);
         assert_eq!(config.claim_ttl, Duration::from_secs(30));
         assert_eq!(config.retention_days, 90);
-        assert!(!format!("{config:?}").contains(":p@"), "the password is redacted");
+        assert!(
+            !format!("{config:?}").contains(":p@"),
+            "the password is redacted"
+        );
     }
 }

@@ -53,7 +53,9 @@ impl Ledger {
             wait = PURGE_EVERY;
             match self.purge().await {
                 Ok(removed) => tracing::info!(removed, "ledger: old journal entries purged"),
-                Err(error) => tracing::warn!(error = %error, "ledger: purge failed; next try tomorrow"),
+                Err(error) => {
+                    tracing::warn!(error = %error, "ledger: purge failed; next try tomorrow")
+                }
             }
         }
     }

@@ -158,6 +158,43 @@ impl Ledger {
         Ok(())
     }
 
+    /// An operator's answer to an unknown create (`worker resolve`): the group Payscore has
+    /// (`Some`), or that it has none (`None`: the next delivery creates one). False when the
+    /// ledger has no unresolved create for the application.
+    pub async fn resolve_create(
+        &self,
+        property_id: &str,
+        application_id: &str,
+        group_id: Option<&str>,
+    ) -> Result<bool, LedgerError> {
+        let changed = match group_id {
+            Some(group_id) => {
+                self.changed(
+                    "resolve",
+                    "UPDATE ledger_applications \
+                     SET state = 'created', group_id = $3, group_recorded_at = now(), \
+                         updated_at = now() \
+                     WHERE property_id = $1 AND application_id = $2 AND state = 'creating' \
+                     RETURNING 1",
+                    &[&property_id, &application_id, &group_id],
+                )
+                .await?
+            }
+            None => {
+                self.changed(
+                    "resolve",
+                    "UPDATE ledger_applications \
+                     SET state = 'received', create_started_at = NULL, updated_at = now() \
+                     WHERE property_id = $1 AND application_id = $2 AND state = 'creating' \
+                     RETURNING 1",
+                    &[&property_id, &application_id],
+                )
+                .await?
+            }
+        };
+        Ok(changed == 1)
+    }
+
     /// The application a screening group was created for, if the ledger knows the group.
     pub async fn application_of_group(
         &self,
@@ -194,7 +231,11 @@ impl Ledger {
     }
 
     /// Where a report stands.
-    pub async fn report(&self, group_id: &str, report_key: &str) -> Result<ReportState, LedgerError> {
+    pub async fn report(
+        &self,
+        group_id: &str,
+        report_key: &str,
+    ) -> Result<ReportState, LedgerError> {
         let rows = self
             .query(
                 "report",
