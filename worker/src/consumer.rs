@@ -246,6 +246,7 @@ fn job_of(delivery: &Delivery) -> Job {
         redelivered: delivery.redelivered,
         replayed: header(shared::envelope::headers::REPLAYED_AT).is_some(),
         tries: 0,
+        run_id: uuid::Uuid::now_v7().to_string(),
         source: header(shared::envelope::headers::SOURCE).and_then(|v| match v {
             AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
             _ => None,

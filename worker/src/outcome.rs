@@ -24,6 +24,8 @@ pub struct Job {
     pub replayed: bool,
     /// Quick in-process retries of this delivery so far (0 on the first run).
     pub tries: u32,
+    /// Names this delivery (not the message: two copies have two) as a claim owner.
+    pub run_id: String,
     /// `x-source`: who published it (`entrata`, `payscore`, `worker`, `sweep`, `replay`).
     pub source: Option<String>,
     /// The ids the handler learned, for the journal (shared by the runs of one delivery).

@@ -156,7 +156,7 @@ impl ReportsJob {
     /// Run a check or a completion under the group's fleet-wide claim.
     async fn claimed(&self, job: &Job, group_id: &str, check: Option<ReportCheck>) -> Outcome {
         job.note(|t| t.group_id = Some(group_id.to_owned()));
-        let claim = match self.ledger.claim(&group_key(group_id)).await {
+        let claim = match self.ledger.claim(&group_key(group_id), &job.run_id).await {
             Ok(ClaimAttempt::Held(claim)) => claim,
             Ok(ClaimAttempt::Busy) => return Outcome::Busy,
             Err(error) => return ledger_down(error),

@@ -92,7 +92,7 @@ impl ScreeningJob {
             return Outcome::Ignored("property not enabled");
         };
         let key = application_key(&event.property_id, &event.application_id);
-        let claim = match self.ledger.claim(&key).await {
+        let claim = match self.ledger.claim(&key, &job.run_id).await {
             Ok(ClaimAttempt::Held(claim)) => claim,
             Ok(ClaimAttempt::Busy) => return Outcome::Busy,
             Err(error) => return ledger_down(error),

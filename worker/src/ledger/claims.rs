@@ -48,9 +48,10 @@ pub struct Claim {
 }
 
 impl Ledger {
-    /// Try to take the claim on `key` for a new owner.
-    pub async fn claim(&self, key: &str) -> Result<ClaimAttempt, LedgerError> {
-        let owner = format!("{}/{}", owner_prefix(), uuid::Uuid::now_v7());
+    /// Try to take the claim on `key` for `run` (one delivery: its runs in process share the
+    /// id, so a run after a database outage takes back the claim it could not release).
+    pub async fn claim(&self, key: &str, run: &str) -> Result<ClaimAttempt, LedgerError> {
+        let owner = format!("{}/{run}", owner_prefix());
         let ttl = self.config().claim_ttl.as_secs_f64();
         let rows = self
             .query(
@@ -59,7 +60,7 @@ impl Ledger {
                  VALUES ($1, $2, now() + make_interval(secs => $3)) \
                  ON CONFLICT (claim_key) DO UPDATE \
                  SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at \
-                 WHERE c.expires_at <= now() \
+                 WHERE c.expires_at <= now() OR c.owner = EXCLUDED.owner \
                  RETURNING 1",
                 &[&key, &owner, &ttl],
             )

@@ -1,0 +1,308 @@
+//! What the ledger costs the worker, against the machine's PostgreSQL and RabbitMQ.
+//!
+//! 1. The ledger's share of a job: the exact sequence of ledger queries a screening job makes
+//!    (claim, application row, fenced intent, group id, release, journal) and a report job
+//!    makes (claim, application of the group, report row, fenced intent, uploaded, release,
+//!    journal), timed per job, with 1 and 8 jobs at once; median and p99.
+//! 2. The worker's screening throughput at prefetch 1 and 8, against the bound Little's law
+//!    gives for the downstream calls alone: with every Entrata and Payscore call slowed to a
+//!    fixed `LATENCY`, a job spends at least `CALLS × LATENCY` waiting on them, so `prefetch`
+//!    jobs in flight finish at most `prefetch / (CALLS × LATENCY)` a second. Two fleets (one
+//!    per prefetch) are driven in alternating rounds; medians of the rounds.
+//!
+//! Run by hand (release build): `cargo bench -p fleet-tests --bench worker_ledger`. Needs a
+//! broker and a PostgreSQL server (`deploy/local/broker.sh`, `deploy/local/database.sh`).
+//! Bounded: about a minute and a half, 127.0.0.1 only.
+
+use fleet_tests::TestDatabase;
+use fleet_tests::fleet::{Fleet, FleetOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use sandbox::core::Simulator;
+use sandbox::entrata::submit::{SubmitOptions, SubmittedApplication};
+use sandbox::{Faults, Latency};
+use std::time::{Duration, Instant};
+use worker::ledger::journal::Entry;
+use worker::ledger::records::ApplicationRef;
+use worker::ledger::{ClaimAttempt, Ledger, LedgerConfig, LedgerMetrics};
+
+/// Jobs per ledger measurement.
+const LEDGER_JOBS: usize = 2_000;
+/// Latency of every downstream call in the throughput runs.
+const LATENCY: Duration = Duration::from_millis(20);
+/// Downstream calls of one screening job once the property address is cached: getLeads,
+/// getLeases, create.
+const CALLS: u32 = 3;
+const ROUNDS: usize = 3;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("worker_ledger: run with `cargo bench -p fleet-tests --bench worker_ledger`");
+        return;
+    }
+    ledger_cost().await;
+    throughput().await;
+}
+
+// === the ledger's share of a job ===
+
+async fn ledger_cost() {
+    let database = TestDatabase::new("bench-ledger").await;
+    let env: std::collections::HashMap<&str, String> =
+        [("DATABASE_URL", database.url.clone())].into();
+    let ledger = Ledger::new(
+        LedgerConfig::from_env(&env).expect("config"),
+        LedgerMetrics::unregistered(),
+    );
+    ledger.migrate().await.expect("migrate");
+    println!("| ledger queries of one job | jobs at once | median ms | p99 ms | jobs |");
+    println!("|---|---|---|---|---|");
+    for concurrency in [1usize, 8] {
+        for (name, report) in [("screening", false), ("report", true)] {
+            let per_task = LEDGER_JOBS / concurrency;
+            let tasks: Vec<_> = (0..concurrency)
+                .map(|t| {
+                    let ledger = ledger.clone();
+                    tokio::spawn(async move {
+                        let mut times = Vec::with_capacity(per_task);
+                        for i in 0..per_task {
+                            let id = format!("{concurrency}-{t}-{i}");
+                            let started = Instant::now();
+                            if report {
+                                report_job(&ledger, &id).await;
+                            } else {
+                                screening_job(&ledger, &id).await;
+                            }
+                            times.push(started.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        times
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for task in tasks {
+                all.extend(task.await.expect("task"));
+            }
+            all.sort_by(f64::total_cmp);
+            println!(
+                "| {name} | {concurrency} | {:.2} | {:.2} | {} |",
+                percentile(&all, 0.5),
+                percentile(&all, 0.99),
+                all.len()
+            );
+        }
+    }
+}
+
+async fn screening_job(ledger: &Ledger, id: &str) {
+    let ClaimAttempt::Held(claim) = ledger
+        .claim(&format!("application:p:{id}"), id)
+        .await
+        .expect("claim")
+    else {
+        panic!("nobody else holds it")
+    };
+    ledger.application("p", id).await.expect("application");
+    assert!(ledger.begin_create(&claim, "p", id).await.expect("intent"));
+    ledger
+        .group_created("p", id, &format!("g-{id}"))
+        .await
+        .expect("group");
+    claim.release().await;
+    ledger.journal(&entry(id)).await.expect("journal");
+}
+
+async fn report_job(ledger: &Ledger, id: &str) {
+    let group = format!("g-{id}");
+    let ClaimAttempt::Held(claim) = ledger
+        .claim(&format!("group:{group}"), id)
+        .await
+        .expect("claim")
+    else {
+        panic!("nobody else holds it")
+    };
+    let app = ledger
+        .application_of_group(&group)
+        .await
+        .expect("owner")
+        .unwrap_or(ApplicationRef {
+            property_id: "p".into(),
+            application_id: id.into(),
+        });
+    ledger.report(&group, "abc123").await.expect("report");
+    assert!(
+        ledger
+            .begin_upload(&claim, &group, "abc123", "f.pdf", &app)
+            .await
+            .expect("intent")
+    );
+    ledger.uploaded(&group, "abc123").await.expect("uploaded");
+    claim.release().await;
+    ledger.journal(&entry(id)).await.expect("journal");
+}
+
+fn entry(id: &str) -> Entry {
+    Entry {
+        queue: "screenings".into(),
+        message_id: format!("m-{id}"),
+        application_id: Some(id.into()),
+        property_id: Some("p".into()),
+        outcome: "done".into(),
+        ..Default::default()
+    }
+}
+
+// === throughput against the downstream bound ===
+
+struct Subject {
+    prefetch: u32,
+    jobs: usize,
+    fleet: Fleet,
+    applications: Vec<SubmittedApplication>,
+}
+
+async fn throughput() {
+    let mut subjects = Vec::new();
+    for (prefetch, jobs) in [(1u32, 60usize), (8, 240)] {
+        let mut options = FleetOptions::default();
+        options.env.push(("WORKER_PREFETCH", prefetch.to_string()));
+        options.env.push(("RUST_LOG", "warn".into()));
+        options.sandbox.entrata.rate_limit_per_minute = 1_000_000;
+        let fleet = Fleet::start(&format!("bench-p{prefetch}"), options).await;
+        let slow = Faults {
+            latency: Some(Latency::Fixed(LATENCY.as_millis() as u64)),
+            ..Default::default()
+        };
+        for simulator in [Simulator::Entrata, Simulator::Payscore] {
+            fleet
+                .control()
+                .set_faults(simulator, "*", slow.clone())
+                .await
+                .expect("faults");
+        }
+        let mut applications = Vec::new();
+        for _ in 0..jobs * ROUNDS + 1 {
+            applications.push(
+                fleet
+                    .control()
+                    .submit_application(&SubmitOptions {
+                        property_id: Some(100001),
+                        every_email: true,
+                        send_webhook: Some(false),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("submit"),
+            );
+        }
+        // Warm-up: token, property address cache, connections.
+        let first = applications.remove(0);
+        publish(&fleet, std::slice::from_ref(&first)).await;
+        wait_done(&fleet, 1).await;
+        subjects.push(Subject {
+            prefetch,
+            jobs,
+            fleet,
+            applications,
+        });
+    }
+    let mut rates: Vec<Vec<f64>> = subjects.iter().map(|_| Vec::new()).collect();
+    for round in 0..ROUNDS {
+        for (i, subject) in subjects.iter().enumerate() {
+            let batch = &subject.applications[round * subject.jobs..(round + 1) * subject.jobs];
+            let started = Instant::now();
+            publish(&subject.fleet, batch).await;
+            wait_done(&subject.fleet, 1 + (round + 1) * subject.jobs).await;
+            rates[i].push(subject.jobs as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    println!();
+    println!(
+        "| prefetch | median jobs/s | bound prefetch / ({CALLS} × {} ms) | ratio | rounds (jobs/s) |",
+        LATENCY.as_millis()
+    );
+    println!("|---|---|---|---|---|");
+    for (i, subject) in subjects.iter().enumerate() {
+        let bound = f64::from(subject.prefetch) / (f64::from(CALLS) * LATENCY.as_secs_f64());
+        let mut sorted = rates[i].clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = percentile(&sorted, 0.5);
+        let runs: Vec<String> = rates[i].iter().map(|r| format!("{r:.1}")).collect();
+        println!(
+            "| {} | {median:.1} | {bound:.1} | {:.2} | {} |",
+            subject.prefetch,
+            median / bound,
+            runs.join(", ")
+        );
+    }
+    for subject in subjects {
+        subject.fleet.stop().await;
+    }
+}
+
+/// Publish each application's event to the fleet's exchange, as ingest would, confirmed.
+async fn publish(fleet: &Fleet, applications: &[SubmittedApplication]) {
+    let connection = Connection::connect(
+        &fleet_tests::broker::amqp_url(),
+        ConnectionProperties::default(),
+    )
+    .await
+    .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirms");
+    let exchange = fleet.broker.topology().exchange();
+    let mut confirms = Vec::new();
+    for a in applications {
+        let body = format!(
+            r#"{{"eventType":"ApplicationSubmitted","propertyId":{},"applicationId":{}}}"#,
+            a.property_id, a.application_id
+        );
+        let mut headers = FieldTable::default();
+        headers.insert(
+            "x-received-at".into(),
+            AMQPValue::LongLongInt(shared::envelope::now_millis()),
+        );
+        let properties = BasicProperties::default()
+            .with_message_id(format!("bench-{}", a.application_id).into())
+            .with_delivery_mode(2)
+            .with_headers(headers);
+        confirms.push(
+            channel
+                .basic_publish(
+                    exchange.as_str().into(),
+                    shared::envelope::ENTRATA_ROUTING_KEY.into(),
+                    BasicPublishOptions::default(),
+                    body.as_bytes(),
+                    properties,
+                )
+                .await
+                .expect("publish"),
+        );
+    }
+    for confirm in confirms {
+        confirm.await.expect("confirm");
+    }
+    let _ = connection.close(200, "published".into()).await;
+}
+
+async fn wait_done(fleet: &Fleet, n: usize) {
+    let series = r#"worker_jobs_total{outcome="done",queue="screenings"}"#;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while fleet.worker().sample(series).await < n as f64 {
+        assert!(Instant::now() < deadline, "{n} jobs not done in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
