@@ -237,9 +237,33 @@ async fn throughput() {
             runs.join(", ")
         );
     }
+    println!();
+    println!("| prefetch | mean job ms | downstream calls ms | ledger queries ms | the rest ms |");
+    println!("|---|---|---|---|---|");
+    for subject in &subjects {
+        let text = subject.fleet.worker().metrics().await;
+        let jobs = sum(&text, "worker_job_duration_seconds_count{queue=\"screenings\"}");
+        let per_job = |total: f64| total / jobs * 1000.0;
+        let job = per_job(sum(&text, "worker_job_duration_seconds_sum{queue=\"screenings\"}"));
+        let downstream = per_job(sum(&text, "worker_downstream_duration_seconds_sum"));
+        let ledger = per_job(sum(&text, "ledger_query_duration_seconds_sum"));
+        println!(
+            "| {} | {job:.1} | {downstream:.1} | {ledger:.1} | {:.1} |",
+            subject.prefetch,
+            job - downstream - ledger
+        );
+    }
     for subject in subjects {
         subject.fleet.stop().await;
     }
+}
+
+/// The sum of the samples of the series starting with `prefix` in a metrics text.
+fn sum(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// Publish each application's event to the fleet's exchange, as ingest would, confirmed.
