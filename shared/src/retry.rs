@@ -5,9 +5,12 @@
 //! schedule ([`RetryPolicy::next`]), jittered ±`jitter`, and `x-attempt` counts the failures.
 //! When the schedule is spent, the message is dead-lettered with `retries_exhausted`.
 //!
-//! A server's `Retry-After` is honoured but clamped: never earlier than the schedule's own
-//! delay, never later than the longest wait queue can hold. An Entrata rate limit is not a
-//! failure: the job waits until the reset without spending an attempt ([`RetryPolicy::throttle`]).
+//! A server's `Retry-After` is honoured but clamped to [base, 2 × base], base being the
+//! schedule's own delay, as Svix does (`../shared/reference/queues-and-retries.md` §5): a server
+//! cannot make the worker hammer it, nor park a message for a day. After a timeout or a 429 (an
+//! overloaded server) the next delay is at least `RETRY_OVERLOAD_MIN` (60 s). Nothing goes
+//! beyond the longest wait queue. An Entrata rate limit is not a failure: the job waits until
+//! the reset without spending an attempt ([`RetryPolicy::throttle`]).
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::time::Duration;
@@ -21,6 +24,17 @@ pub struct RetryPolicy {
     pub jitter: f64,
     /// The longest delay a wait queue can hold.
     pub max_delay: Duration,
+    /// The shortest delay after a timeout or a 429 (`RETRY_OVERLOAD_MIN`, default 60 s).
+    pub overload_min: Duration,
+}
+
+/// What the failed attempt met, as far as the next delay is concerned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pressure {
+    /// The server's `Retry-After`.
+    pub retry_after: Option<Duration>,
+    /// A timeout or a 429: the server is overloaded.
+    pub overloaded: bool,
 }
 
 /// What to do after a failed attempt.
@@ -38,17 +52,20 @@ pub enum NextStep {
 }
 
 impl RetryPolicy {
-    /// The step after the `failures`-th failure (1-based), given a server's `Retry-After`.
+    /// The step after the `failures`-th failure (1-based), given what the attempt met.
     /// `unit` is a number in `[0, 1)` (random in production, fixed in tests).
-    pub fn next(&self, failures: u32, retry_after: Option<Duration>, unit: f64) -> NextStep {
+    pub fn next(&self, failures: u32, pressure: Pressure, unit: f64) -> NextStep {
         let Some(base) = self.schedule.get(failures.saturating_sub(1) as usize) else {
             return NextStep::Exhausted;
         };
         let jittered = jitter(*base, self.jitter, unit);
-        let delay = match retry_after {
-            Some(wanted) => jittered.max(wanted),
+        let mut delay = match pressure.retry_after {
+            Some(wanted) => wanted.clamp(jittered, (*base * 2).max(jittered)),
             None => jittered,
         };
+        if pressure.overloaded {
+            delay = delay.max(self.overload_min);
+        }
         NextStep::RetryAfter {
             delay: delay.min(self.max_delay),
             attempt: failures,
@@ -92,6 +109,14 @@ mod tests {
                 .collect(),
             jitter: 0.2,
             max_delay: Duration::from_secs(12 * 3600 + 1800),
+            overload_min: Duration::from_secs(60),
+        }
+    }
+
+    fn after(retry_after: u64) -> Pressure {
+        Pressure {
+            retry_after: Some(Duration::from_secs(retry_after)),
+            overloaded: false,
         }
     }
 
@@ -100,7 +125,9 @@ mod tests {
         let p = policy();
         let mut total = Duration::ZERO;
         let mut failures = 0;
-        while let NextStep::RetryAfter { delay, .. } = p.next(failures + 1, None, 0.0) {
+        while let NextStep::RetryAfter { delay, .. } =
+            p.next(failures + 1, Pressure::default(), 0.0)
+        {
             total += delay;
             failures += 1;
         }
@@ -123,29 +150,47 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_honoured_but_never_earlier_than_the_schedule_nor_beyond_the_longest_queue() {
+    fn retry_after_is_clamped_between_the_schedules_delay_and_twice_it() {
         let p = policy();
-        let step = |ra| p.next(1, Some(Duration::from_secs(ra)), 0.5);
+        let delay = |failures, pressure| match p.next(failures, pressure, 0.5) {
+            NextStep::RetryAfter { delay, .. } => delay,
+            NextStep::Exhausted => panic!("not exhausted"),
+        };
+        assert_eq!(delay(1, after(2)), Duration::from_secs(30), "never earlier");
+        assert_eq!(delay(1, after(45)), Duration::from_secs(45));
         assert_eq!(
-            step(2),
+            delay(1, after(90)),
+            Duration::from_secs(60),
+            "at most twice"
+        );
+        assert_eq!(
+            delay(7, after(7 * 24 * 3600)),
+            p.max_delay,
+            "never beyond the longest wait queue"
+        );
+    }
+
+    #[test]
+    fn a_timeout_or_a_429_waits_at_least_the_overload_minimum() {
+        let p = policy();
+        let overloaded = Pressure {
+            retry_after: None,
+            overloaded: true,
+        };
+        assert_eq!(
+            p.next(1, overloaded, 0.0),
             NextStep::RetryAfter {
-                delay: Duration::from_secs(30),
+                delay: Duration::from_secs(60),
                 attempt: 1
             }
         );
         assert_eq!(
-            step(90),
+            p.next(2, overloaded, 0.5),
             NextStep::RetryAfter {
-                delay: Duration::from_secs(90),
-                attempt: 1
-            }
-        );
-        assert_eq!(
-            step(7 * 24 * 3600),
-            NextStep::RetryAfter {
-                delay: p.max_delay,
-                attempt: 1
-            }
+                delay: Duration::from_secs(120),
+                attempt: 2
+            },
+            "a longer scheduled delay stays"
         );
     }
 
@@ -153,10 +198,10 @@ mod tests {
     fn the_schedule_runs_out() {
         let p = policy();
         assert!(matches!(
-            p.next(8, None, 0.5),
+            p.next(8, Pressure::default(), 0.5),
             NextStep::RetryAfter { attempt: 8, .. }
         ));
-        assert_eq!(p.next(9, None, 0.5), NextStep::Exhausted);
+        assert_eq!(p.next(9, Pressure::default(), 0.5), NextStep::Exhausted);
     }
 
     #[test]

@@ -242,9 +242,15 @@ async fn throughput() {
     println!("|---|---|---|---|---|");
     for subject in &subjects {
         let text = subject.fleet.worker().metrics().await;
-        let jobs = sum(&text, "worker_job_duration_seconds_count{queue=\"screenings\"}");
+        let jobs = sum(
+            &text,
+            "worker_job_duration_seconds_count{queue=\"screenings\"}",
+        );
         let per_job = |total: f64| total / jobs * 1000.0;
-        let job = per_job(sum(&text, "worker_job_duration_seconds_sum{queue=\"screenings\"}"));
+        let job = per_job(sum(
+            &text,
+            "worker_job_duration_seconds_sum{queue=\"screenings\"}",
+        ));
         let downstream = per_job(sum(&text, "worker_downstream_duration_seconds_sum"));
         let ledger = per_job(sum(&text, "ledger_query_duration_seconds_sum"));
         println!(

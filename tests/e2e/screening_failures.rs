@@ -263,3 +263,71 @@ async fn a_409_for_a_group_made_by_a_lost_create_is_adopted_not_dead_lettered() 
     assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn a_429_without_retry_after_waits_the_overload_minimum_before_the_next_attempt() {
+    let options = FleetOptions {
+        env: vec![("RETRY_OVERLOAD_MIN", "3s".into())],
+        ..Default::default()
+    };
+    let fleet = Fleet::start("overload", options).await;
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "create_group",
+            Scripted::status(1, 429),
+        )
+        .await
+        .expect("fault");
+    let a = fleet.submit(100001).await;
+    fleet.one_group(a.property_id, a.application_id).await;
+    let calls = fleet.calls(Simulator::Payscore, "create_group").await;
+    assert_eq!(calls.len(), 2, "no quick retry in process");
+    assert_eq!(calls[0].status, Some(429));
+    let waited = calls[1].received_at_ms - calls[0].received_at_ms;
+    assert!(
+        waited >= 3000,
+        "an overloaded Payscore is given RETRY_OVERLOAD_MIN (waited {waited} ms)"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_dead_letter_after_the_last_retry_counts_every_failed_attempt() {
+    let options = FleetOptions {
+        env: vec![("RETRY_SCHEDULE", "1s,1s".into())],
+        ..Default::default()
+    };
+    let fleet = Fleet::start("exhausted", options).await;
+    fleet
+        .control()
+        .fail_next(
+            Simulator::Payscore,
+            "create_group",
+            Scripted::status(3, 503),
+        )
+        .await
+        .expect("fault");
+    fleet.submit(100001).await;
+    let dead = fleet
+        .dead_letter(WorkQueue::Screenings, "retries_exhausted")
+        .await;
+    let attempt = dead
+        .delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get("x-attempt").cloned())
+        .and_then(|v| worker::consumer::integer(&v));
+    assert_eq!(
+        attempt,
+        Some(3),
+        "three attempts failed: the first and both retries"
+    );
+    assert_eq!(
+        fleet.calls(Simulator::Payscore, "create_group").await.len(),
+        3
+    );
+    fleet.stop().await;
+}

@@ -19,6 +19,16 @@ pub fn amqp_url() -> String {
         .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
+/// `rabbitmqctl` for the broker under test: `RABBITMQCTL` (a command, e.g. the wrapper for the
+/// RabbitMQ 4 node, `deploy/local/rabbitmqctl4`), else the machine's `rabbitmqctl`.
+pub fn rabbitmqctl() -> Command {
+    let program = std::env::var("RABBITMQCTL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "rabbitmqctl".to_owned());
+    Command::new(program)
+}
+
 /// One test's namespace on the broker.
 pub struct TestBroker {
     /// The test's `AMQP_PREFIX`.
@@ -126,7 +136,7 @@ impl TestBroker {
     /// Close, from the broker's side, every connection whose name ends with this test's prefix
     /// (`ingest@<prefix>`, `worker@<prefix>`). Returns how many were closed.
     pub fn close_connections(&self) -> usize {
-        let listing = Command::new("rabbitmqctl")
+        let listing = rabbitmqctl()
             .args(["list_connections", "pid", "client_properties", "-q"])
             .output()
             .expect("rabbitmqctl must be installed where the broker runs (deploy/local/broker.sh)");
@@ -135,7 +145,7 @@ impl TestBroker {
         let mut closed = 0;
         for line in text.lines().filter(|l| l.contains(&needle)) {
             let pid = line.split('\t').next().unwrap_or_default();
-            let status = Command::new("rabbitmqctl")
+            let status = rabbitmqctl()
                 .args(["close_connection", pid, "closed by a test", "-q"])
                 .status()
                 .expect("rabbitmqctl close_connection");
@@ -156,10 +166,7 @@ impl TestBroker {
                 .cloned(),
         );
         // Wait queues of other delay settings: whatever the broker lists under the prefix.
-        if let Ok(listing) = Command::new("rabbitmqctl")
-            .args(["list_queues", "name", "-q"])
-            .output()
-        {
+        if let Ok(listing) = rabbitmqctl().args(["list_queues", "name", "-q"]).output() {
             names.extend(
                 String::from_utf8_lossy(&listing.stdout)
                     .lines()

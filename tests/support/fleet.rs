@@ -83,6 +83,8 @@ impl Fleet {
             // Believe a lookup that finds nothing at once after an unanswered create, in step
             // with the short schedule (tests of a lagging list set it longer).
             ("PAYSCORE_LOOKUP_SETTLE", "1ms"),
+            // After a timeout or a 429 the next attempt waits 1 s, not 60 s.
+            ("RETRY_OVERLOAD_MIN", "1s"),
             ("REPORT_CHECK_FIRST_DELAY", "1h"),
             ("REPORT_CHECK_SCHEDULE", "1h"),
             ("LOG_FORMAT", "pretty"),

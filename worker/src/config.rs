@@ -206,6 +206,7 @@ impl WorkerConfig {
                 schedule: amqp::durations(env, "RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)?,
                 jitter: f64::from(jitter_percent) / 100.0,
                 max_delay: topology.max_delay(),
+                overload_min: amqp::durations(env, "RETRY_OVERLOAD_MIN", "60s")?[0],
             },
             report_check_first_delay: amqp::durations(
                 env,

@@ -196,10 +196,17 @@ async fn process<H: Handler>(
     let started = Instant::now();
     let job = job_of(&delivery);
     let work = async {
-        let outcome = settler.run(handler, &job).await;
-        settler
-            .settle(&delivery, &job, handler.queue(), outcome)
-            .await
+        match caught(settler.run(handler, &job)).await {
+            Some(outcome) => {
+                settler
+                    .settle(&delivery, &job, handler.queue(), outcome)
+                    .await
+            }
+            None => {
+                tracing::error!(message_id = %job.message_id, "the job panicked; the delivery goes back to the broker");
+                settler.give_back_panicked(&delivery, &job).await
+            }
+        }
     };
     let label = match handler.key(&job) {
         Some(key) => {
@@ -255,6 +262,13 @@ fn job_of(delivery: &Delivery) -> Job {
     }
 }
 
+/// Run a job, catching a panic (`None`) so that its delivery can still be settled instead of
+/// staying unacknowledged until the broker's consumer timeout closes the channel.
+pub async fn caught<T>(job: impl Future<Output = T>) -> Option<T> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(job).catch_unwind().await.ok()
+}
+
 /// Any AMQP integer as i64 (other clients may pick other widths).
 pub fn integer(value: &AMQPValue) -> Option<i64> {
     match value {
@@ -299,4 +313,21 @@ impl KeyedLocks {
 pub async fn drain(tracker: &TaskTracker, grace: Duration) -> bool {
     tracker.close();
     tokio::time::timeout(grace, tracker.wait()).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::caught;
+
+    #[tokio::test]
+    async fn a_panicking_job_is_caught_and_a_finished_one_passes_through() {
+        assert_eq!(caught(async { 7 }).await, Some(7));
+        let panicking = async {
+            if std::hint::black_box(true) {
+                panic!("a bug in a job");
+            }
+            7
+        };
+        assert_eq!(caught(panicking).await, None);
+    }
 }

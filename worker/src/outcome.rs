@@ -84,6 +84,9 @@ pub struct Failure {
     /// when the call may have taken effect although it failed (a create or upload that timed
     /// out), or when Payscore says a group exists that the lookup cannot show yet (409).
     pub wait_for_schedule: bool,
+    /// A timeout or a 429: the server is overloaded. No quick retry, and the next delay is at
+    /// least `RETRY_OVERLOAD_MIN`.
+    pub overloaded: bool,
 }
 
 impl Failure {
@@ -98,6 +101,15 @@ impl Failure {
             detail: detail.into(),
             retry_after,
             wait_for_schedule: false,
+            overloaded: false,
+        }
+    }
+
+    /// The same failure, marked as met on an overloaded server (timeout, 429).
+    pub fn overloaded(self) -> Self {
+        Self {
+            overloaded: true,
+            ..self
         }
     }
 }

@@ -12,7 +12,7 @@ use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use shared::amqp::{Outgoing, PublishError, Publisher, Topology, WorkQueue};
 use shared::envelope::headers as h;
-use shared::retry::{self, NextStep, RetryPolicy};
+use shared::retry::{self, NextStep, Pressure, RetryPolicy};
 use std::time::{Duration, Instant};
 
 /// How long a job waits in process for the ledger to come back before its delivery is parked
@@ -74,7 +74,9 @@ impl Settler {
                 }
                 // Trying again at once could repeat a create that did happen, or meet the
                 // same 409: wait for the schedule, then look again.
-                Outcome::Retry(failure) if failure.wait_for_schedule => return outcome,
+                Outcome::Retry(failure) if failure.wait_for_schedule || failure.overloaded => {
+                    return outcome;
+                }
                 Outcome::Retry(failure) => match (backoff.next(), failure.retry_after) {
                     (None, _) => return outcome,
                     (Some(_), Some(after)) if after > self.in_process_max_wait => return outcome,
@@ -128,10 +130,11 @@ impl Settler {
                 Ok("expired")
             }
             Outcome::Retry(failure) => {
-                match self
-                    .policy
-                    .next(job.attempt + 1, failure.retry_after, fastrand::f64())
-                {
+                let pressure = Pressure {
+                    retry_after: failure.retry_after,
+                    overloaded: failure.overloaded,
+                };
+                match self.policy.next(job.attempt + 1, pressure, fastrand::f64()) {
                     NextStep::RetryAfter { delay, attempt } => self
                         .retry(delivery, job, queue, delay, attempt, &failure)
                         .await
@@ -194,6 +197,21 @@ impl Settler {
                 "requeued"
             }
         }
+    }
+
+    /// A job panicked: give the delivery back with `basic.reject(requeue)`, after a pause so
+    /// that a bug does not spin. A reject counts toward the queue's `x-delivery-limit` on every
+    /// RabbitMQ version (a `basic.nack` does not on 4.3+), so a message that panics every time
+    /// is dead-lettered by the broker after the limit instead of looping.
+    pub async fn give_back_panicked(&self, delivery: &Delivery, job: &Job) -> &'static str {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rejected = delivery
+            .reject(lapin::options::BasicRejectOptions { requeue: true })
+            .await;
+        if let Err(error) = rejected {
+            tracing::warn!(message_id = %job.message_id, error = %error, "reject failed; the delivery comes back when the channel closes");
+        }
+        "panicked"
     }
 
     /// Journal the outcome. Best effort: the delivery is settled already, and a journal that
@@ -307,9 +325,10 @@ impl Settler {
     ) -> Result<(), PublishError> {
         tracing::warn!(message_id = %job.message_id, reason = reason.as_str(), detail, "dead-lettered");
         let properties = copy(delivery, |headers| {
+            // This attempt failed too: a dead letter counts every failed attempt.
             headers.insert(
                 h::ATTEMPT.into(),
-                AMQPValue::LongLongInt(i64::from(job.attempt)),
+                AMQPValue::LongLongInt(i64::from(job.attempt + 1)),
             );
             headers.insert(h::DEAD_REASON.into(), text(reason.as_str()));
             if !headers.contains_key(h::FIRST_ERROR) {

@@ -123,12 +123,15 @@ impl Topology {
             .collect()
     }
 
-    /// The wait queue for a wanted delay: the shortest tier at least as long, else the longest.
+    /// The wait queue for a wanted delay: the shortest tier whose TTL (its delay plus the
+    /// headroom for jitter) covers it, else the longest. A jittered 36 s retry goes to the
+    /// 30 s tier (TTL 37.5 s), where it expires on time: in the 2 min tier it would wait
+    /// behind longer messages, since a per-message TTL only expires at the head of a queue.
     pub fn tier_for(&self, queue: WorkQueue, wanted: Duration) -> DelayTier {
         let tiers = self.delay_tiers(queue);
         tiers
             .iter()
-            .find(|t| t.delay >= wanted)
+            .find(|t| t.delay.mul_f64(TIER_TTL_HEADROOM) >= wanted)
             .or(tiers.last())
             .cloned()
             .expect("at least one delay tier is configured")
@@ -268,7 +271,7 @@ mod tests {
     }
 
     #[test]
-    fn a_wanted_delay_goes_to_the_shortest_tier_that_covers_it() {
+    fn a_wanted_delay_goes_to_the_shortest_tier_whose_ttl_covers_it() {
         let t = topology();
         let pick = |s| {
             t.tier_for(WorkQueue::Reports, Duration::from_secs(s))
@@ -276,8 +279,10 @@ mod tests {
                 .as_secs()
         };
         assert_eq!(pick(1), 30);
-        assert_eq!(pick(30), 30);
-        assert_eq!(pick(31), 300);
+        assert_eq!(pick(24), 30, "30 s jittered down");
+        assert_eq!(pick(36), 30, "30 s jittered up stays in its tier");
+        assert_eq!(pick(37), 30);
+        assert_eq!(pick(38), 300, "beyond the 30 s tier's TTL");
         assert_eq!(pick(10_000), 300);
     }
 }

@@ -3,6 +3,7 @@
 //! functions, shared by both jobs.
 
 use crate::clients::entrata::EntrataError;
+use crate::clients::http::CallError;
 use crate::clients::payscore::PayscoreError;
 use crate::outcome::{DeadReason, Failure, Outcome};
 
@@ -18,6 +19,15 @@ pub fn wait_for_schedule(outcome: Outcome) -> Outcome {
     }
 }
 
+/// A timeout or a 429: the next attempt waits at least `RETRY_OVERLOAD_MIN`
+/// (`../shared/reference/queues-and-retries.md` §5).
+fn overloaded(call: &CallError) -> bool {
+    matches!(
+        call,
+        CallError::Timeout | CallError::Status { status: 429, .. }
+    )
+}
+
 /// Entrata's failure as an outcome.
 pub fn entrata_failure(error: EntrataError) -> Outcome {
     let detail = error.to_string();
@@ -27,11 +37,14 @@ pub fn entrata_failure(error: EntrataError) -> Outcome {
             failure: Failure::new("entrata_rate_limited", detail, Some(until)),
         },
         EntrataError::Rejected { .. } => Outcome::dead(DeadReason::EntrataRejected, detail),
-        EntrataError::Call(call) => Outcome::Retry(Failure::new(
-            "entrata_unavailable",
-            detail,
-            call.retry_after(),
-        )),
+        EntrataError::Call(call) => {
+            let failure = Failure::new("entrata_unavailable", detail, call.retry_after());
+            Outcome::Retry(if overloaded(&call) {
+                failure.overloaded()
+            } else {
+                failure
+            })
+        }
         EntrataError::Transient { .. } | EntrataError::Malformed(_) => {
             Outcome::Retry(Failure::new("entrata_error", detail, None))
         }
@@ -43,11 +56,14 @@ pub fn payscore_failure(error: PayscoreError, operation: &'static str) -> Outcom
     let detail = format!("{operation}: {error}");
     match error {
         PayscoreError::Rejected { .. } => Outcome::dead(DeadReason::PayscoreRejected, detail),
-        PayscoreError::Call(call) => Outcome::Retry(Failure::new(
-            "payscore_unavailable",
-            detail,
-            call.retry_after(),
-        )),
+        PayscoreError::Call(call) => {
+            let failure = Failure::new("payscore_unavailable", detail, call.retry_after());
+            Outcome::Retry(if overloaded(&call) {
+                failure.overloaded()
+            } else {
+                failure
+            })
+        }
         // Wrong credentials are fixed by an operator; keep the work until then.
         PayscoreError::Unauthorized => {
             Outcome::Retry(Failure::new("payscore_unauthorized", detail, None))
