@@ -344,3 +344,76 @@ async fn a_broker_alarm_pauses_the_worker_without_reconnecting_or_spending_deliv
     assert_eq!(fleet.broker.count(&dead).await, 0);
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn a_connection_lost_mid_call_leaves_each_message_in_exactly_one_place() {
+    let fleet = Fleet::start(
+        "one-lineage",
+        FleetOptions {
+            // Retries wait an hour: every failed attempt stays visible in the wait queue.
+            env: vec![("RETRY_SCHEDULE", "1h".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    let failing = Faults {
+        latency: Some(Latency::Fixed(1500)),
+        error_rate: 1.0,
+        error_status: 503,
+        ..Default::default()
+    };
+    fleet
+        .control()
+        .set_faults(Simulator::Payscore, "create_group", failing)
+        .await
+        .expect("faults");
+    let mut ids = Vec::new();
+    for i in 0..8u64 {
+        let submitted = fleet.submit(100001 + i % 4).await;
+        let delivery = submitted.webhook.expect("webhook sent");
+        let answer: serde_json::Value =
+            serde_json::from_str(&delivery.body.expect("ingest answered")).expect("json");
+        ids.push(answer["id"].as_str().expect("a message id").to_owned());
+    }
+    let series = r#"worker_in_flight{queue="screenings"}"#;
+    eventually(Duration::from_secs(20), "jobs mid-call", || async {
+        (fleet.worker().sample(series).await >= 4.0).then_some(())
+    })
+    .await;
+    assert!(
+        fleet.broker.close_connections() >= 1,
+        "the worker's connection closed"
+    );
+    // Everything settles: each job, run again after the redelivery, fails once more and waits.
+    let wait_queue = fleet
+        .broker
+        .topology()
+        .tier_for(WorkQueue::Screenings, Duration::from_secs(3600))
+        .queue;
+    eventually(Duration::from_secs(40), "every message waiting", || async {
+        (fleet.broker.count(&wait_queue).await as usize >= ids.len()
+            && fleet.worker().sample(series).await == 0.0)
+            .then_some(())
+    })
+    .await;
+    // A late extra copy would land within a few seconds of the others.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = fleet.broker.drain(&wait_queue).await;
+    let mut counts = std::collections::HashMap::new();
+    for message in &waiting {
+        let id = message
+            .delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string())
+            .unwrap_or_default();
+        *counts.entry(id).or_insert(0) += 1;
+    }
+    for id in &ids {
+        assert_eq!(counts.get(id), Some(&1), "message {id}: {counts:?}");
+    }
+    let screenings = fleet.broker.topology().queue(WorkQueue::Screenings);
+    assert_eq!(fleet.broker.count(&screenings).await, 0);
+    fleet.stop().await;
+}

@@ -166,14 +166,15 @@ pub async fn consume<H: Handler>(
                 "the ledger answers again: jobs start again"
             );
         }
-        let (handler, settler, metrics, locks) = (
+        let (handler, settler, metrics, locks, session) = (
             handler.clone(),
             settler.clone(),
             metrics.clone(),
             locks.clone(),
+            session.clone(),
         );
         tracker.spawn(async move {
-            process(delivery, &*handler, &settler, &metrics, &locks).await;
+            process(delivery, &session, &*handler, &settler, &metrics, &locks).await;
         });
     }
     // Stop receiving; deliveries already here finish in their own tasks. Bounded: under a
@@ -185,6 +186,7 @@ pub async fn consume<H: Handler>(
 
 async fn process<H: Handler>(
     delivery: Delivery,
+    session: &Arc<Session<WorkerChannels>>,
     handler: &H,
     settler: &Settler,
     metrics: &WorkerMetrics,
@@ -199,7 +201,7 @@ async fn process<H: Handler>(
         match caught(settler.run(handler, &job)).await {
             Some(outcome) => {
                 settler
-                    .settle(&delivery, &job, handler.queue(), outcome)
+                    .settle(&delivery, session, &job, handler.queue(), outcome)
                     .await
             }
             None => {

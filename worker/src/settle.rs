@@ -10,9 +10,10 @@ use lapin::BasicProperties;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use shared::amqp::{Outgoing, PublishError, Publisher, Topology, WorkQueue};
+use shared::amqp::{Outgoing, PublishError, Publisher, Session, Topology, WorkQueue};
 use shared::envelope::headers as h;
 use shared::retry::{self, NextStep, Pressure, RetryPolicy};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a job waits in process for the ledger to come back before its delivery is parked
@@ -97,30 +98,48 @@ impl Settler {
     }
 
     /// Make the outcome durable, then acknowledge. Returns the `outcome` metric label.
+    ///
+    /// Everything is published on `session`, the connection the delivery came on. Once it is
+    /// gone the broker has already given the message to another consumer (or will), so this
+    /// run publishes nothing more: no second lineage of retries or follow-ups (outcome
+    /// `abandoned`).
     pub async fn settle(
         &self,
         delivery: &Delivery,
+        session: &Arc<Session<WorkerChannels>>,
         job: &Job,
         queue: WorkQueue,
         outcome: Outcome,
     ) -> &'static str {
         let (reason, detail) = outcome.reason();
-        let label = self.apply(delivery, job, queue, outcome).await;
+        let label = if session.is_failed() {
+            tracing::warn!(message_id = %job.message_id, "the delivery's connection is gone; its redelivery runs the job again");
+            "abandoned"
+        } else {
+            let out = Out { session, delivery };
+            self.apply(&out, job, queue, outcome).await
+        };
         self.record(job, queue, label, reason, detail).await;
         label
     }
 
     async fn apply(
         &self,
-        delivery: &Delivery,
+        out: &Out<'_>,
         job: &Job,
         queue: WorkQueue,
         outcome: Outcome,
     ) -> &'static str {
+        let delivery = out.delivery;
         let result = match outcome {
-            Outcome::Done(follow_up) => self.follow_up(follow_up).await.map(|()| "done"),
-            Outcome::Duplicate(follow_up) => self.follow_up(follow_up).await.map(|()| "duplicate"),
-            Outcome::Reschedule(check) => self.follow_up(Some(check)).await.map(|()| "rescheduled"),
+            Outcome::Done(follow_up) => self.follow_up(out, follow_up).await.map(|()| "done"),
+            Outcome::Duplicate(follow_up) => {
+                self.follow_up(out, follow_up).await.map(|()| "duplicate")
+            }
+            Outcome::Reschedule(check) => self
+                .follow_up(out, Some(check))
+                .await
+                .map(|()| "rescheduled"),
             Outcome::Ignored(why) => {
                 tracing::info!(message_id = %job.message_id, why, "ignored");
                 Ok("ignored")
@@ -136,12 +155,12 @@ impl Settler {
                 };
                 match self.policy.next(job.attempt + 1, pressure, fastrand::f64()) {
                     NextStep::RetryAfter { delay, attempt } => self
-                        .retry(delivery, job, queue, delay, attempt, &failure)
+                        .retry(out, job, queue, delay, attempt, &failure)
                         .await
                         .map(|()| "retried"),
                     NextStep::Exhausted => self
                         .dead(
-                            delivery,
+                            out,
                             job,
                             queue,
                             DeadReason::RetriesExhausted,
@@ -153,12 +172,12 @@ impl Settler {
             }
             Outcome::Throttle { until, failure } => {
                 let delay = self.policy.throttle(until);
-                self.retry(delivery, job, queue, delay, job.attempt, &failure)
+                self.retry(out, job, queue, delay, job.attempt, &failure)
                     .await
                     .map(|()| "throttled")
             }
             Outcome::Dead { reason, detail } => self
-                .dead(delivery, job, queue, reason, &detail)
+                .dead(out, job, queue, reason, &detail)
                 .await
                 .map(|()| "dead_lettered"),
             // Still busy or still no ledger after waiting in process: park the delivery in the
@@ -171,7 +190,7 @@ impl Settler {
                     None,
                 );
                 let delay = self.policy.throttle(self.policy.schedule[0]);
-                self.retry(delivery, job, queue, delay, job.attempt, &failure)
+                self.retry(out, job, queue, delay, job.attempt, &failure)
                     .await
                     .map(|()| "deferred")
             }
@@ -249,7 +268,11 @@ impl Settler {
         }
     }
 
-    async fn follow_up(&self, follow_up: Option<FollowUp>) -> Result<(), PublishError> {
+    async fn follow_up(
+        &self,
+        out: &Out<'_>,
+        follow_up: Option<FollowUp>,
+    ) -> Result<(), PublishError> {
         let Some(f) = follow_up else { return Ok(()) };
         let tier = self.topology.tier_for(f.queue, f.delay);
         let mut headers = FieldTable::default();
@@ -269,25 +292,28 @@ impl Settler {
             .with_timestamp((shared::envelope::now_millis() / 1000) as u64)
             .with_expiration(millis(f.delay))
             .with_headers(headers);
-        self.publisher
-            .publish(Outgoing {
+        out.publish(
+            &self.publisher,
+            Outgoing {
                 exchange: "",
                 routing_key: &tier.queue,
                 body: &f.body,
                 properties,
-            })
-            .await
+            },
+        )
+        .await
     }
 
     async fn retry(
         &self,
-        delivery: &Delivery,
+        out: &Out<'_>,
         job: &Job,
         queue: WorkQueue,
         delay: Duration,
         attempt: u32,
         failure: &Failure,
     ) -> Result<(), PublishError> {
+        let delivery = out.delivery;
         let tier = self.topology.tier_for(queue, delay);
         let detail = describe(failure);
         tracing::warn!(
@@ -305,24 +331,27 @@ impl Settler {
             headers.insert(h::LAST_ERROR.into(), text(&detail));
         })
         .with_expiration(millis(delay));
-        self.publisher
-            .publish(Outgoing {
+        out.publish(
+            &self.publisher,
+            Outgoing {
                 exchange: "",
                 routing_key: &tier.queue,
                 body: &delivery.data,
                 properties,
-            })
-            .await
+            },
+        )
+        .await
     }
 
     async fn dead(
         &self,
-        delivery: &Delivery,
+        out: &Out<'_>,
         job: &Job,
         queue: WorkQueue,
         reason: DeadReason,
         detail: &str,
     ) -> Result<(), PublishError> {
+        let delivery = out.delivery;
         tracing::warn!(message_id = %job.message_id, reason = reason.as_str(), detail, "dead-lettered");
         let properties = copy(delivery, |headers| {
             // This attempt failed too: a dead letter counts every failed attempt.
@@ -337,14 +366,32 @@ impl Settler {
             headers.insert(h::LAST_ERROR.into(), text(detail));
         });
         let dead = self.topology.dead_queue(queue);
-        self.publisher
-            .publish(Outgoing {
+        out.publish(
+            &self.publisher,
+            Outgoing {
                 exchange: "",
                 routing_key: &dead,
                 body: &delivery.data,
                 properties,
-            })
-            .await
+            },
+        )
+        .await
+    }
+}
+
+/// Where a delivery's outcome goes: the delivery, and the session (connection) it came on.
+struct Out<'a> {
+    session: &'a Arc<Session<WorkerChannels>>,
+    delivery: &'a Delivery,
+}
+
+impl Out<'_> {
+    async fn publish(
+        &self,
+        publisher: &Publisher<WorkerChannels>,
+        message: Outgoing<'_>,
+    ) -> Result<(), PublishError> {
+        publisher.publish_on(self.session.clone(), message).await
     }
 }
 

@@ -16,7 +16,7 @@
 //! always the waiting caller's own; throughput comes from the size of the pool
 //! (`AMQP_PUBLISH_CHANNELS`).
 
-use super::supervisor::SessionWatch;
+use super::supervisor::{Session, SessionWatch};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use std::sync::Arc;
@@ -180,6 +180,21 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
             .clone()
             .filter(|s| !s.is_failed())
             .ok_or(PublishError::NotConnected)?;
+        self.publish_on(session, message).await
+    }
+
+    /// [`Publisher::publish`] on one given session, never on a later one: the worker
+    /// publishes a delivery's outcome on the connection the delivery came on, so that once
+    /// that connection is gone (and the broker redelivers the message) nothing of the old
+    /// run is published ("one lineage per message").
+    pub async fn publish_on(
+        &self,
+        session: Arc<Session<T>>,
+        message: Outgoing<'_>,
+    ) -> Result<(), PublishError> {
+        if session.is_failed() {
+            return Err(PublishError::NotConnected);
+        }
         let mut blocked = session.blocked_changes();
         let options = BasicPublishOptions {
             mandatory: true,
