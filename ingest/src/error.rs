@@ -54,7 +54,11 @@ impl WebhookError {
             WebhookError::TooLarge { .. } => "too_large",
             WebhookError::Timeout => "timeout",
             WebhookError::BadBody(_) => "bad_request",
-            WebhookError::Overloaded { .. } => "overloaded",
+            WebhookError::Overloaded { .. }
+            | WebhookError::Unavailable {
+                source: PublishError::NoChannel(_),
+                ..
+            } => "overloaded",
             WebhookError::Unavailable { .. } => "unavailable",
         }
     }

@@ -313,3 +313,62 @@ async fn concurrent_unroutable_publishes_are_never_counted_as_stored() {
     stop.cancel();
     supervisor.join().await;
 }
+
+#[tokio::test]
+async fn a_burst_of_1024_webhooks_over_64_channels_is_all_stored_without_a_reconnect() {
+    let broker = TestBroker::new("burst").await;
+    let mut env = fleet_tests::ingest::default_env(&broker);
+    env.insert("INGEST_MAX_CONCURRENT_REQUESTS".into(), "2048".into());
+    env.insert("AMQP_PUBLISH_CHANNELS".into(), "64".into());
+    let ingest = IngestHandle::start(env).await;
+    ingest.wait_ready().await;
+    // Watch the connection the whole time: it must never drop.
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let dropped = tokio::spawn({
+        let (watching, metrics) = (watching.clone(), format!("{}/metrics", ingest.admin_url));
+        async move {
+            let mut dropped = false;
+            while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Ok(answer) = reqwest::get(&metrics).await {
+                    let text = answer.text().await.unwrap_or_default();
+                    dropped |= text.lines().any(|l| l == "amqp_connected 0");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            dropped
+        }
+    });
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1100)
+        .build()
+        .expect("client");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1024 {
+        let client = client.clone();
+        let url = format!("{}/webhooks/entrata", ingest.url);
+        tasks.spawn(async move {
+            client
+                .post(url)
+                .header("X-Webhook-Token", fleet_tests::ingest::TOKEN)
+                .body(format!("{{\"applicationId\": {i}}}"))
+                .send()
+                .await
+                .expect("request")
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    while let Some(status) = tasks.join_next().await {
+        *statuses.entry(status.expect("task")).or_insert(0) += 1;
+    }
+    watching.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(statuses.get(&202), Some(&1024), "{statuses:?}");
+    assert!(
+        !dropped.await.expect("watcher"),
+        "amqp_connected dropped to 0"
+    );
+    let queue = broker.topology().queue(WorkQueue::Screenings);
+    assert_eq!(broker.count(&queue).await, 1024);
+    ingest.stop().await;
+}

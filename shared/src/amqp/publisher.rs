@@ -15,14 +15,24 @@
 //! reported on its neighbour and itself count as stored. With one at a time, a return is
 //! always the waiting caller's own; throughput comes from the size of the pool
 //! (`AMQP_PUBLISH_CHANNELS`).
+//!
+//! A publish waits for the first channel that is free (first come, first served), bounded by
+//! its own deadline: a burst larger than the pool queues, and a publish that finds no channel
+//! in time fails with [`PublishError::NoChannel`] without touching the connection. The confirm
+//! deadline starts only once the message is sent, and only a confirm that was awaited and
+//! missed fails the session. The publish and its confirm run in a task of their own: once a
+//! message is sent, the channel stays taken until its confirm (or the end of the connection)
+//! even when the caller gives up or goes away (an HTTP client disconnecting), so the channel
+//! never carries two unconfirmed messages. A publish whose caller goes away before it was sent
+//! is not sent.
 
 use super::supervisor::{Session, SessionWatch};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
 /// A message to publish. `properties` should carry `message_id`, `content_type`,
@@ -63,6 +73,9 @@ pub enum PublishError {
     /// No confirm within the configured time.
     #[error("no confirm from the broker within {0:?}")]
     Timeout(Duration),
+    /// Every publish channel stayed busy for the whole deadline; nothing was sent.
+    #[error("no free publish channel within {0:?}")]
+    NoChannel(Duration),
     /// The channel or connection failed.
     #[error("channel error: {0}")]
     Channel(#[source] lapin::Error),
@@ -71,8 +84,25 @@ pub enum PublishError {
 /// The confirm-mode channels of one connection.
 #[derive(Debug)]
 pub struct PublishChannels {
-    channels: Vec<(Channel, Arc<Mutex<()>>)>,
-    next: AtomicUsize,
+    channels: Vec<Channel>,
+    /// Indexes of the channels nobody holds.
+    free: Arc<Mutex<Vec<usize>>>,
+    /// One permit per free channel: waiters are served first come, first served.
+    permits: Arc<Semaphore>,
+}
+
+/// A channel held by one publish until dropped.
+struct ChannelLease {
+    index: usize,
+    free: Arc<Mutex<Vec<usize>>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for ChannelLease {
+    fn drop(&mut self) {
+        // The index goes back before the permit (a field, dropped after this) is released.
+        self.free.lock().expect("not poisoned").push(self.index);
+    }
 }
 
 impl PublishChannels {
@@ -84,27 +114,38 @@ impl PublishChannels {
             channel
                 .confirm_select(ConfirmSelectOptions::default())
                 .await?;
-            channels.push((channel, Arc::new(Mutex::new(()))));
+            channels.push(channel);
         }
+        let n = channels.len();
         Ok(Self {
             channels,
-            next: AtomicUsize::new(0),
+            free: Arc::new(Mutex::new((0..n).rev().collect())),
+            permits: Arc::new(Semaphore::new(n)),
         })
     }
 
-    /// A free channel, held until the guard drops: the next one round-robin that is free,
-    /// else wait for that one. The guard is owned, so a publish can outlive its caller.
-    async fn acquire(&self) -> (Channel, OwnedMutexGuard<()>) {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.channels.len();
-        for i in 0..n {
-            let (channel, lock) = &self.channels[(start + i) % n];
-            if let Ok(guard) = lock.clone().try_lock_owned() {
-                return (channel.clone(), guard);
-            }
-        }
-        let (channel, lock) = &self.channels[start % n];
-        (channel.clone(), lock.clone().lock_owned().await)
+    /// The first channel that is free, held until the lease drops.
+    async fn acquire(&self) -> (Channel, ChannelLease) {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let index = self
+            .free
+            .lock()
+            .expect("not poisoned")
+            .pop()
+            .expect("a permit guarantees a free channel");
+        (
+            self.channels[index].clone(),
+            ChannelLease {
+                index,
+                free: self.free.clone(),
+                _permit: permit,
+            },
+        )
     }
 }
 
@@ -127,6 +168,27 @@ pub enum WhileBlocked {
     /// unacknowledged meanwhile rather than giving it back and spending a delivery. The
     /// confirm timeout counts only time spent unblocked.
     Wait,
+}
+
+const PENDING: u8 = 0;
+const SENT: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// Cancel a publish that has not been sent yet; true when it was cancelled (false: it was
+/// sent, or cancelled before).
+fn cancel_unsent(state: &AtomicU8) -> bool {
+    state
+        .compare_exchange(PENDING, CANCELLED, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+}
+
+/// Cancels the publish on drop if it has not been sent.
+struct CancelUnsent(Arc<AtomicU8>);
+
+impl Drop for CancelUnsent {
+    fn drop(&mut self) {
+        cancel_unsent(&self.0);
+    }
 }
 
 /// Publishes on whatever session the supervisor currently holds.
@@ -202,62 +264,73 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
         };
         let properties = message.properties.with_delivery_mode(2);
         let ours = properties.message_id().clone();
-        // Owned, so that a publish refused under an alarm can finish on its own.
-        let sent = Arc::new(AtomicBool::new(false));
-        let mut confirmed = Box::pin({
+        let state = Arc::new(AtomicU8::new(PENDING));
+        // The caller going away before the message is sent cancels it; after, it finishes.
+        let _cancel_unsent = CancelUnsent(state.clone());
+        let (sent_tx, mut sent_rx) = oneshot::channel::<()>();
+        let mut confirmed = tokio::spawn({
             let session = session.clone();
-            let sent = sent.clone();
+            let state = state.clone();
             let exchange = message.exchange.to_owned();
             let routing_key = message.routing_key.to_owned();
             let body = message.body.to_vec();
             async move {
-                let (channel, _one_at_a_time) = session.value.as_ref().acquire().await;
+                let (channel, _lease) = session.value.as_ref().acquire().await;
                 // A channel given up by a publish whose session failed may still have its
                 // message unconfirmed: never put a second one on it.
                 if session.is_failed() {
                     return Err(PublishError::NotConnected);
                 }
-                sent.store(true, Ordering::SeqCst);
-                let confirmation = channel
-                    .basic_publish(
-                        exchange.as_str().into(),
-                        routing_key.as_str().into(),
-                        options,
-                        &body,
-                        properties,
-                    )
-                    .await
-                    .map_err(PublishError::Channel)?
-                    .await;
-                confirmation.map_err(PublishError::Channel)
+                if state
+                    .compare_exchange(PENDING, SENT, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_err()
+                {
+                    return Err(PublishError::NotConnected);
+                }
+                let _ = sent_tx.send(());
+                let publish = async {
+                    channel
+                        .basic_publish(
+                            exchange.as_str().into(),
+                            routing_key.as_str().into(),
+                            options,
+                            &body,
+                            properties,
+                        )
+                        .await
+                        .map_err(PublishError::Channel)?
+                        .await
+                        .map_err(PublishError::Channel)
+                };
+                // The lease is held until the confirm, or until the connection is gone.
+                tokio::select! {
+                    answer = publish => answer,
+                    _ = session.failed() => Err(PublishError::NotConnected),
+                }
             }
         });
+        let joined = |result: Result<
+            Result<Confirmation, PublishError>,
+            tokio::task::JoinError,
+        >| { result.unwrap_or(Err(PublishError::NotConnected)) };
+        // Until the message is sent: wait for a free channel, at most the deadline.
         let mut deadline = Instant::now() + self.confirm_timeout;
+        let mut is_sent = false;
         let answer = loop {
             if *blocked.borrow_and_update() {
                 match self.while_blocked {
-                    // Not sent yet: dropping it sends nothing.
-                    WhileBlocked::Refuse if !sent.load(Ordering::SeqCst) => {
-                        return Err(PublishError::Blocked);
-                    }
                     WhileBlocked::Refuse => {
-                        // Sent (its publish may be what made the broker announce the alarm):
-                        // let it finish on its channel, which stays taken until the broker
-                        // answers or the connection goes.
-                        let session = session.clone();
-                        tokio::spawn(async move {
-                            tokio::select! {
-                                _ = confirmed => {}
-                                _ = session.failed() => {}
-                            }
-                        });
+                        // Not sent yet: cancelled, it sends nothing. Sent (its publish may be
+                        // what made the broker announce the alarm): it finishes on its own,
+                        // its channel taken until the broker answers or the connection goes.
+                        cancel_unsent(&state);
                         return Err(PublishError::Blocked);
                     }
                     WhileBlocked::Wait => {
                         tracing::info!("publisher waits for the broker's resource alarm to lift");
                         tokio::select! {
                             biased;
-                            answer = confirmed.as_mut() => break Some(answer),
+                            answer = &mut confirmed => break Some(joined(answer)),
                             _ = blocked.wait_for(|b| !*b) => {}
                             _ = session.failed() => return Err(PublishError::NotConnected),
                         }
@@ -267,18 +340,37 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                     }
                 }
             }
-            // The confirm first: an ack that is ready counts, whatever else is.
             tokio::select! {
                 biased;
-                answer = confirmed.as_mut() => break Some(answer),
-                _ = tokio::time::sleep_until(deadline) => break None,
+                // The confirm first: an ack that is ready counts, whatever else is.
+                answer = &mut confirmed => break Some(joined(answer)),
+                sent = &mut sent_rx, if !is_sent => {
+                    if sent.is_ok() {
+                        is_sent = true;
+                        // The confirm deadline starts when the message is sent.
+                        deadline = Instant::now() + self.confirm_timeout;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    if cancel_unsent(&state) {
+                        // Never sent: the connection is fine, the pool was busy.
+                        return Err(PublishError::NoChannel(self.confirm_timeout));
+                    }
+                    if is_sent {
+                        break None;
+                    }
+                    // Sent just now: its confirm gets the whole deadline.
+                    is_sent = true;
+                    deadline = Instant::now() + self.confirm_timeout;
+                }
                 _ = blocked.changed() => {}
             }
         };
         match answer {
             None => {
-                // The confirm may still come, after the channel was handed to someone else:
-                // start over on a fresh connection rather than risk pairing it wrongly.
+                // A confirm the broker owes and did not give in time: something is wrong with
+                // the connection; start over on a fresh one. (The channel stays taken by the
+                // publish's task until the confirm or the end of the connection.)
                 session.fail("no publisher confirm in time");
                 Err(PublishError::Timeout(self.confirm_timeout))
             }
