@@ -187,34 +187,27 @@ impl Drop for TestBroker {
         let names = self.all_queue_names();
         let exchange = self.topology().exchange();
         let url = amqp_url();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let Ok(Ok(connection)) = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    Connection::connect(&url, ConnectionProperties::default()),
-                )
-                .await
-                else {
-                    return;
-                };
-                if let Ok(channel) = connection.create_channel().await {
-                    for name in names {
-                        let _ = channel
-                            .queue_delete(name.into(), QueueDeleteOptions::default())
-                            .await;
-                    }
+        crate::wait::on_own_runtime(async move {
+            let Ok(Ok(connection)) = tokio::time::timeout(
+                Duration::from_secs(5),
+                Connection::connect(&url, ConnectionProperties::default()),
+            )
+            .await
+            else {
+                return;
+            };
+            if let Ok(channel) = connection.create_channel().await {
+                for name in names {
                     let _ = channel
-                        .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                        .queue_delete(name.into(), QueueDeleteOptions::default())
                         .await;
                 }
-                let _ = connection.close(200, "clean-up".into()).await;
-            });
-        })
-        .join();
+                let _ = channel
+                    .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                    .await;
+            }
+            let _ = connection.close(200, "clean-up".into()).await;
+        });
     }
 }
 

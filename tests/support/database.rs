@@ -88,27 +88,20 @@ impl Drop for TestDatabase {
     fn drop(&mut self) {
         // On a thread with its own runtime: Drop may run inside or outside one.
         let (admin, name) = (admin_url(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let Ok(Ok((client, connection))) = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    tokio_postgres::connect(&admin, NoTls),
-                )
-                .await
-                else {
-                    return;
-                };
-                tokio::spawn(connection);
-                let _ = client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-            });
-        })
-        .join();
+        crate::wait::on_own_runtime(async move {
+            let Ok(Ok((client, connection))) = tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio_postgres::connect(&admin, NoTls),
+            )
+            .await
+            else {
+                return;
+            };
+            tokio::spawn(connection);
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        });
     }
 }
 

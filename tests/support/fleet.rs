@@ -321,16 +321,7 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Wait until `/readyz` answers 200.
     pub async fn wait_ready(&self) {
-        let url = format!("{}/readyz", self.admin_url);
-        eventually(Duration::from_secs(30), "worker process ready", || async {
-            reqwest::get(&url)
-                .await
-                .ok()?
-                .status()
-                .is_success()
-                .then_some(())
-        })
-        .await;
+        crate::worker::wait_until_ready(&self.admin_url).await;
     }
 
     /// `/readyz`: status code and body.

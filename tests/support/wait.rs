@@ -21,3 +21,19 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Run `work` to completion on a thread with a runtime of its own and wait for it: for clean-up
+/// in `Drop`, which may run inside or outside a runtime.
+pub fn on_own_runtime<F>(work: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work);
+    })
+    .join();
+}

@@ -26,6 +26,30 @@ pub fn properties_file(test_prefix: &str, toml: &str) -> PathBuf {
     path
 }
 
+/// Wait until a worker's `/readyz` (at `admin_url`) answers 200.
+pub async fn wait_until_ready(admin_url: &str) {
+    let client = reqwest::Client::new();
+    let url = format!("{admin_url}/readyz");
+    crate::eventually(
+        std::time::Duration::from_secs(30),
+        "worker /readyz 200",
+        || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                client
+                    .get(url)
+                    .send()
+                    .await
+                    .ok()?
+                    .status()
+                    .is_success()
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 impl WorkerHandle {
     /// Start the worker with `env` (the admin port is always 127.0.0.1:0).
     pub async fn start(mut env: HashMap<String, String>) -> Self {
@@ -49,26 +73,7 @@ impl WorkerHandle {
 
     /// Wait until `/readyz` answers 200 (connected and consuming).
     pub async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
-        let url = format!("{}/readyz", self.admin_url);
-        crate::eventually(
-            std::time::Duration::from_secs(20),
-            "worker /readyz 200",
-            || {
-                let (client, url) = (client.clone(), url.clone());
-                async move {
-                    client
-                        .get(url)
-                        .send()
-                        .await
-                        .ok()?
-                        .status()
-                        .is_success()
-                        .then_some(())
-                }
-            },
-        )
-        .await;
+        wait_until_ready(&self.admin_url).await;
     }
 
     /// The current `/metrics` text.

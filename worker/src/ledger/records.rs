@@ -167,32 +167,25 @@ impl Ledger {
         application_id: &str,
         group_id: Option<&str>,
     ) -> Result<bool, LedgerError> {
-        let changed = match group_id {
+        let unknown = self
+            .query(
+                "resolve",
+                "SELECT 1 FROM ledger_applications \
+                 WHERE property_id = $1 AND application_id = $2 AND state = 'creating'",
+                &[&property_id, &application_id],
+            )
+            .await?;
+        if unknown.is_empty() {
+            return Ok(false);
+        }
+        match group_id {
             Some(group_id) => {
-                self.changed(
-                    "resolve",
-                    "UPDATE ledger_applications \
-                     SET state = 'created', group_id = $3, group_recorded_at = now(), \
-                         updated_at = now() \
-                     WHERE property_id = $1 AND application_id = $2 AND state = 'creating' \
-                     RETURNING 1",
-                    &[&property_id, &application_id, &group_id],
-                )
-                .await?
+                self.group_created(property_id, application_id, group_id)
+                    .await?
             }
-            None => {
-                self.changed(
-                    "resolve",
-                    "UPDATE ledger_applications \
-                     SET state = 'received', create_started_at = NULL, updated_at = now() \
-                     WHERE property_id = $1 AND application_id = $2 AND state = 'creating' \
-                     RETURNING 1",
-                    &[&property_id, &application_id],
-                )
-                .await?
-            }
-        };
-        Ok(changed == 1)
+            None => self.create_failed(property_id, application_id).await?,
+        }
+        Ok(true)
     }
 
     /// The application a screening group was created for, if the ledger knows the group.
