@@ -417,3 +417,63 @@ async fn a_connection_lost_mid_call_leaves_each_message_in_exactly_one_place() {
     assert_eq!(fleet.broker.count(&screenings).await, 0);
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn a_wait_queue_deleted_under_a_running_worker_is_declared_again_by_the_next_retry() {
+    let fleet = Fleet::start(
+        "lost-wait-queue",
+        FleetOptions {
+            env: vec![("RETRY_SCHEDULE", "1h".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    let wait_queue = fleet
+        .broker
+        .topology()
+        .tier_for(WorkQueue::Screenings, Duration::from_secs(3600))
+        .queue;
+    {
+        let connection = lapin::Connection::connect(
+            &fleet_tests::broker::amqp_url(),
+            lapin::ConnectionProperties::default(),
+        )
+        .await
+        .expect("connect");
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .queue_delete(wait_queue.as_str().into(), Default::default())
+            .await
+            .expect("delete the wait queue");
+        let _ = connection.close(200, "done".into()).await;
+    }
+    // Entrata fails: the job's outcome is a retry, for the deleted wait queue.
+    fleet
+        .control()
+        .set_faults(
+            Simulator::Entrata,
+            "leads/getLeads",
+            Faults {
+                error_rate: 1.0,
+                error_status: 503,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("faults");
+    fleet.submit(100001).await;
+    let retried = r#"worker_jobs_total{outcome="retried",queue="screenings"}"#;
+    fleet.worker().wait_for(retried, 1.0).await;
+    assert_eq!(
+        fleet.broker.count(&wait_queue).await,
+        1,
+        "the retry landed in the wait queue, declared again"
+    );
+    let requeued = r#"worker_jobs_total{outcome="requeued",queue="screenings"}"#;
+    assert_eq!(
+        fleet.worker().sample(requeued).await,
+        0.0,
+        "no give-back loop"
+    );
+    fleet.stop().await;
+}

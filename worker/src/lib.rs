@@ -112,6 +112,7 @@ pub async fn run(
         in_process_max_wait: config.in_process_max_wait,
         ledger: ledger.clone(),
         ledger_metrics,
+        requeue_pauses: Default::default(),
     });
     let entrata = Arc::new(EntrataClient::new(
         Downstream::new("entrata", config.entrata_timeout, worker_metrics.clone()),

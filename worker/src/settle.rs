@@ -40,6 +40,30 @@ pub struct Settler {
     pub ledger: Ledger,
     /// `ledger_claims_waited_total`.
     pub ledger_metrics: LedgerMetrics,
+    /// How long to pause before giving back a delivery whose outcome could not be stored.
+    pub requeue_pauses: RequeuePauses,
+}
+
+/// Growing pauses (1 s doubling to 60 s) per message whose outcome could not be stored, so that
+/// a publish that keeps failing backs off instead of re-running its job every second. Entries
+/// are forgotten ten minutes after their last failure.
+#[derive(Debug, Default)]
+pub struct RequeuePauses {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, Instant)>>,
+}
+
+impl RequeuePauses {
+    /// The pause for this message's next give-back.
+    pub fn next(&self, message_id: &str) -> Duration {
+        let mut failures = self.failures.lock().expect("not poisoned");
+        failures.retain(|_, (_, at)| at.elapsed() < Duration::from_secs(600));
+        let entry = failures
+            .entry(message_id.to_owned())
+            .or_insert((0, Instant::now()));
+        let pause = Duration::from_secs(1 << entry.0.min(6)).min(Duration::from_secs(60));
+        *entry = (entry.0 + 1, Instant::now());
+        pause
+    }
 }
 
 impl Settler {
@@ -204,9 +228,11 @@ impl Settler {
                 label
             }
             Err(error) => {
-                tracing::warn!(message_id = %job.message_id, error = %error, "outcome not stored; giving the delivery back");
-                // Not at once: whatever failed (the broker, most likely) needs a moment.
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // Not at once, and longer each time the same message fails to be stored (a
+                // queue that refuses it stays refusing a while): no job re-run every second.
+                let pause = self.requeue_pauses.next(&job.message_id);
+                tracing::warn!(message_id = %job.message_id, error = %error, pause_ms = pause.as_millis() as u64, "outcome not stored; giving the delivery back");
+                tokio::time::sleep(pause).await;
                 let _ = delivery
                     .nack(BasicNackOptions {
                         requeue: true,
@@ -293,7 +319,7 @@ impl Settler {
             .with_expiration(millis(f.delay))
             .with_headers(headers);
         out.publish(
-            &self.publisher,
+            self,
             Outgoing {
                 exchange: "",
                 routing_key: &tier.queue,
@@ -332,7 +358,7 @@ impl Settler {
         })
         .with_expiration(millis(delay));
         out.publish(
-            &self.publisher,
+            self,
             Outgoing {
                 exchange: "",
                 routing_key: &tier.queue,
@@ -367,7 +393,7 @@ impl Settler {
         });
         let dead = self.topology.dead_queue(queue);
         out.publish(
-            &self.publisher,
+            self,
             Outgoing {
                 exchange: "",
                 routing_key: &dead,
@@ -386,12 +412,43 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    async fn publish(
-        &self,
-        publisher: &Publisher<WorkerChannels>,
-        message: Outgoing<'_>,
-    ) -> Result<(), PublishError> {
-        publisher.publish_on(self.session.clone(), message).await
+    /// Publish on the delivery's session. A message returned as unroutable means a queue of
+    /// the topology is missing (an operator deleted a wait queue, say): declare the topology
+    /// again on this connection and publish once more.
+    async fn publish(&self, settler: &Settler, message: Outgoing<'_>) -> Result<(), PublishError> {
+        let again = Outgoing {
+            exchange: message.exchange,
+            routing_key: message.routing_key,
+            body: message.body,
+            properties: message.properties.clone(),
+        };
+        match settler
+            .publisher
+            .publish_on(self.session.clone(), message)
+            .await
+        {
+            Err(PublishError::Returned { reply_code, .. }) => {
+                tracing::warn!(
+                    queue = again.routing_key,
+                    reply_code,
+                    "outcome returned unroutable; declaring the topology again"
+                );
+                let channel = self
+                    .session
+                    .connection()
+                    .create_channel()
+                    .await
+                    .map_err(PublishError::Channel)?;
+                let declared = settler.topology.declare(&channel).await;
+                let _ = channel.close(200, "topology declared".into()).await;
+                declared.map_err(PublishError::Channel)?;
+                settler
+                    .publisher
+                    .publish_on(self.session.clone(), again)
+                    .await
+            }
+            other => other,
+        }
     }
 }
 
