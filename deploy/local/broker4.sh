@@ -11,8 +11,8 @@
 #   deploy/local/broker4.sh rebuild  stop, remove the chroot, build it again
 #
 # Tests against it:
-#   eval "$(deploy/local/broker4.sh start)"          # sets AMQP_URL=amqp://guest:guest@127.0.0.1:5673/%2f
-#   export RABBITMQCTL="$PWD/deploy/local/rabbitmqctl4"
+#   url="$(deploy/local/broker4.sh start)" && export "$url"   # AMQP_URL=amqp://guest:guest@127.0.0.1:5673/%2f
+#   export RABBITMQCTL="$PWD/deploy/local/rabbitmqctl4"       # absolute: tests run in their crate's directory
 #   cargo test ...
 # deploy/local/rabbitmqctl4 runs the chroot's rabbitmqctl against this node, with the same
 # arguments and output as rabbitmqctl (e.g. `deploy/local/rabbitmqctl4 list_queues name -q`).
@@ -54,7 +54,7 @@
 #
 # Variables (defaults):
 #   BROKER4_ROOT=/var/lib/fleet-broker4/trixie   the chroot (outside the repository: survives
-#                                                clones; about 300 MB)
+#                                                clones; about 240 MB)
 #   BROKER4_AMQP_PORT=5673
 #   BROKER4_DIST_PORT=$((BROKER4_AMQP_PORT + 20000))   the node's Erlang distribution port
 #   BROKER4_EPMD_PORT=4370                       4369 shares the machine's epmd
@@ -139,6 +139,7 @@ check_settings() {
 # nothing answers there or it does not speak AMQP 0-9-1. Needs no credentials.
 amqp_server() {
   local port="$1" raw
+  # shellcheck disable=SC2016  # expanded by the inner bash
   raw="$(timeout 5 bash -c '
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf "AMQP\0\0\011\001" >&3
@@ -150,12 +151,18 @@ amqp_server() {
     dd bs=1 count="$size" <&3 2>/dev/null | tr -c "[:print:]" "\n"
   ' _ "$port" 2>/dev/null)" || return 1
   # Each field of the table is <len>key<type><len>value: printable runs end in "productS",
-  # "versionS" followed by the value on the next run.
+  # "versionS", and the next non-empty run is the value (short lengths are not printable).
   local product version
-  product="$(awk 'p { print; exit } /productS$/ { p = 1 }' <<<"$raw")"
-  version="$(awk 'p { print; exit } /versionS$/ { p = 1 }' <<<"$raw")"
+  product="$(awk 'p && NF { print; exit } /productS$/ { p = 1 }' <<<"$raw")"
+  version="$(awk 'p && NF { print; exit } /versionS$/ { p = 1 }' <<<"$raw")"
   [ -n "$product$version" ] || return 1
   echo "${product:-unknown} ${version:-unknown}"
+}
+
+# The pid of the process that listens on 127.0.0.1:port (empty when unknown).
+listener_pid() {
+  command -v ss >/dev/null 2>&1 || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1
 }
 
 port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -170,20 +177,21 @@ built() {
 # The first Debian mirror (suffix, e.g. "debian" or "debian-security") in the machine's apt
 # sources, one-line and deb822 formats; ignores disabled stanzas and other repositories.
 apt_mirror() {
-  local want="$1" f
+  local want="$1" f uri
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
     [ -f "$f" ] || continue
-    awk -v want="$want" '
+    uri="$(awk -v want="$want" '
       $1 == "deb" {
         i = 2
         if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
         uri = $i; sub(/\/+$/, "", uri)
         if (uri ~ ("/" want "$") || uri ~ ("/" want "/")) { print uri; exit }
-      }' "$f"
+      }' "$f")"
+    [ -z "$uri" ] || { echo "$uri"; return 0; }
   done
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
-    awk -v want="$want" '
+    uri="$(awk -v want="$want" '
       BEGIN { RS = ""; FS = "\n" }
       {
         enabled = 1; types = ""; uris = ""
@@ -198,8 +206,10 @@ apt_mirror() {
           uri = u[j]; sub(/\/+$/, "", uri)
           if (uri ~ ("/" want "$") || uri ~ ("/" want "/")) { print uri; exit }
         }
-      }' "$f"
+      }' "$f")"
+    [ -z "$uri" ] || { echo "$uri"; return 0; }
   done
+  return 0
 }
 
 # Unmounts everything mounted under a directory (deepest first).
@@ -234,9 +244,9 @@ in_chroot() { chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LAN
 
 build() {
   local mirror security t0="$EPOCHREALTIME"
-  mirror="${BROKER4_MIRROR:-$(apt_mirror debian | head -n1)}"
+  mirror="${BROKER4_MIRROR:-$(apt_mirror debian)}"
   mirror="${mirror:-http://deb.debian.org/debian}"
-  security="${BROKER4_SECURITY_MIRROR-$(apt_mirror debian-security | head -n1)}"
+  security="${BROKER4_SECURITY_MIRROR-$(apt_mirror debian-security)}"
 
   if ! command -v debootstrap >/dev/null 2>&1; then
     command -v apt-get >/dev/null 2>&1 || die "debootstrap is missing and there is no apt-get to install it"
@@ -284,6 +294,17 @@ build() {
   rm -f "$partial/etc/apt/sources.list"
   cp -L /etc/resolv.conf "$partial/etc/resolv.conf" 2>/dev/null || true
 
+  # The chroot's rabbitmq user gets a uid and gid no account of the machine has (the package
+  # would take the first free system id, 101 or so, which on the machine is someone else's,
+  # e.g. postgres): the node's processes show up under a number of their own in the
+  # machine's ps, and nothing that acts on the machine's users touches them.
+  local id
+  id="$(free_system_id "$partial")"
+  echo "rabbitmq:x:$id:" >>"$partial/etc/group"
+  echo "rabbitmq:!::" >>"$partial/etc/gshadow"
+  echo "rabbitmq:x:$id:$id:RabbitMQ messaging server,,,:/var/lib/rabbitmq:/usr/sbin/nologin" >>"$partial/etc/passwd"
+  echo "rabbitmq:!:$(( $(date +%s) / 86400 )):0:99999:7:::" >>"$partial/etc/shadow"
+
   mountpoint -q "$partial/proc" || mount -t proc proc "$partial/proc"
   if ! step "apt-get install rabbitmq-server (in the chroot)" logged "$log" \
       in_chroot "$partial" sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends rabbitmq-server && apt-get clean'; then
@@ -296,11 +317,26 @@ build() {
   rm -f "$log"
 
   local version
+  # shellcheck disable=SC2016  # dpkg-query format
   version="$(chroot "$partial" dpkg-query -W -f '${Version}' rabbitmq-server)"
   printf 'suite=%s\nmirror=%s\nrabbitmq-server=%s\nbuilt=%s\n' \
     "$BROKER4_SUITE" "$mirror" "$version" "$(date -u +%FT%TZ)" >"$partial/.fleet-broker4-built"
   mv -T "$partial" "$BROKER4_ROOT"
   say "chroot built: rabbitmq-server $version, $(du -sh --one-file-system "$BROKER4_ROOT" | cut -f1) in $BROKER4_ROOT ($(elapsed "$t0") s in all)"
+}
+
+# A system uid/gid (999 down to 900) that neither the machine nor the chroot uses.
+free_system_id() {
+  local dir="$1" id
+  for id in $(seq 999 -1 900); do
+    if ! awk -F: -v id="$id" '$3 == id { found = 1 } END { exit !found }' \
+        /etc/passwd /etc/group "$dir/etc/passwd" "$dir/etc/group" \
+        && ! getent passwd "$id" >/dev/null && ! getent group "$id" >/dev/null; then
+      echo "$id"
+      return 0
+    fi
+  done
+  die "no free system uid/gid between 900 and 999 for the chroot's rabbitmq user"
 }
 
 install_debootstrap() {
@@ -332,6 +368,9 @@ RABBITMQ_DIST_PORT=$BROKER4_DIST_PORT
 RABBITMQ_CTL_DIST_PORT_MIN=$((BROKER4_DIST_PORT + 10010))
 RABBITMQ_CTL_DIST_PORT_MAX=$((BROKER4_DIST_PORT + 10020))
 RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+# rabbitmqctl listens on 127.0.0.1 only, and must not start an epmd of its own when the node
+# is not running (the node starts it; broker4.sh stop stops it with the node).
+RABBITMQ_CTL_ERL_ARGS="-start_epmd false -kernel inet_dist_use_interface {127,0,0,1}"
 export ERL_EPMD_PORT=$BROKER4_EPMD_PORT
 export ERL_EPMD_ADDRESS=127.0.0.1
 EOF
@@ -372,13 +411,13 @@ beam_pids() {
 }
 
 kill_chroot_processes() {
-  local what="$1" pids i
+  local what="$1" pids
   pids="$(chroot_pids "$BROKER4_ROOT" | tr '\n' ' ')"
   [ -n "${pids// /}" ] || return 0
-  say "killing $what in the chroot: pids $pids"
+  say "stopping $what in the chroot: pids $pids"
   # shellcheck disable=SC2086
   kill $pids 2>/dev/null || true
-  for i in $(seq 1 20); do
+  for _ in $(seq 1 20); do
     [ -n "$(chroot_pids "$BROKER4_ROOT")" ] || return 0
     sleep 0.5
   done
@@ -394,6 +433,9 @@ launch() {
   : >"$r$console_log"
   chown "$ids" "$r$console_log"
   (
+    # The node must not hold our lock (fd 9) or any other descriptor of this shell.
+    exec 9>&-
+    ulimit -Hn 65536 2>/dev/null || true
     ulimit -n 65536 2>/dev/null || true
     cd /
     exec setsid chroot --userspec="$ids" --groups="${ids#*:}" "$r" \
@@ -401,13 +443,21 @@ launch() {
       LANG=C.UTF-8 LC_ALL=C.UTF-8 "$rabbit_bin/rabbitmq-server" \
       </dev/null >>"$r$console_log" 2>&1
   ) &
+  launched_pid=$!
   disown 2>/dev/null || true
+}
+launched_pid=
+
+# A node process runs: the one just launched (still entering the chroot, or its
+# rabbitmq-server script), or a beam.smp in the chroot.
+node_process() {
+  { [ -n "$launched_pid" ] && kill -0 "$launched_pid" 2>/dev/null; } || [ -n "$(beam_pids)" ]
 }
 
 wait_up() {
   local deadline=$((SECONDS + BROKER4_START_TIMEOUT))
   until port_answers "$BROKER4_AMQP_PORT"; do
-    if [ -z "$(beam_pids)" ] && ! node_pings; then
+    if ! node_process && ! node_pings; then
       say "the node exited while starting; last lines of its logs:"
       tail -n 25 "$BROKER4_ROOT$console_log" "$BROKER4_ROOT/var/log/rabbitmq/$BROKER4_NODENAME.log" >&2 2>/dev/null || true
       return 1
@@ -440,23 +490,37 @@ cmd_start() {
   lock
 
   # 1. Something answers on the port: reuse it if it is our 4.x node.
-  if answer="$(amqp_server "$BROKER4_AMQP_PORT")" || port_answers "$BROKER4_AMQP_PORT"; then
-    answer="${answer:-something that does not speak AMQP 0-9-1}"
-    case "$answer" in
-      "RabbitMQ 4."*)
-        if node_listens_on_port && ctl -q await_startup --timeout 30 >/dev/null 2>&1; then
-          say "reusing the running node ($answer on 127.0.0.1:$BROKER4_AMQP_PORT) ($(elapsed "$t0") s)"
-          report_up
-          return 0
-        fi
-        die "127.0.0.1:$BROKER4_AMQP_PORT answers ($answer) but it is not the node of $BROKER4_ROOT; stop it or set BROKER4_AMQP_PORT" ;;
-      *)
-        die "127.0.0.1:$BROKER4_AMQP_PORT is taken by $answer, not a RabbitMQ 4.x node; stop it or set BROKER4_AMQP_PORT" ;;
-    esac
+  if port_answers "$BROKER4_AMQP_PORT"; then
+    local owner
+    answer="$(amqp_server "$BROKER4_AMQP_PORT")" || answer="something that does not answer the AMQP 0-9-1 handshake"
+    owner="$(listener_pid "$BROKER4_AMQP_PORT")"
+    if [ -n "$owner" ] && [ "$(readlink "/proc/$owner/root" 2>/dev/null)" = "$BROKER4_ROOT" ]; then
+      case "$answer" in
+        "RabbitMQ 4."*)
+          if ctl -q await_startup --timeout 30 >/dev/null 2>&1; then
+            say "reusing the running node ($answer on 127.0.0.1:$BROKER4_AMQP_PORT) ($(elapsed "$t0") s)"
+            report_up
+            return 0
+          fi ;;
+      esac
+      # Ours, but it does not answer AMQP or rabbitmqctl (hung, or its epmd is gone): restart.
+      say "the node of $BROKER4_ROOT holds 127.0.0.1:$BROKER4_AMQP_PORT but does not answer properly ($answer); restarting it"
+      kill_chroot_processes "the node that did not answer"
+    elif [ -z "$owner" ] && built && [ "${answer#RabbitMQ 4.}" != "$answer" ] && node_listens_on_port \
+        && ctl -q await_startup --timeout 30 >/dev/null 2>&1; then
+      # (no ss to tell who listens) rabbitmqctl4 reaches a node whose listener is on the port.
+      say "reusing the running node ($answer on 127.0.0.1:$BROKER4_AMQP_PORT) ($(elapsed "$t0") s)"
+      report_up
+      return 0
+    else
+      die "127.0.0.1:$BROKER4_AMQP_PORT is taken by $answer${owner:+ (pid $owner, $(cat "/proc/$owner/comm" 2>/dev/null), root $(readlink "/proc/$owner/root" 2>/dev/null))}, not the RabbitMQ 4 node of $BROKER4_ROOT; stop it or set BROKER4_AMQP_PORT"
+    fi
   fi
 
   # 2. The chroot, built once.
-  built || build
+  if ! built; then
+    build
+  fi
 
   # 3. Start the node, unless one of ours is already booting.
   ids="$(rabbitmq_ids)"
@@ -466,8 +530,7 @@ cmd_start() {
     if [ -n "$(beam_pids)" ]; then
       # A node process that does not answer rabbitmqctl: give a booting node a moment, else
       # it is stale or hung.
-      local i
-      for i in 1 2 3 4 5 6; do node_pings && break; sleep 1; done
+      for _ in 1 2 3 4 5 6; do node_pings && break; sleep 1; done
       node_pings || kill_chroot_processes "a node that does not answer"
     fi
     if ! node_pings; then
@@ -495,20 +558,22 @@ cmd_stop() {
     say "no chroot in $BROKER4_ROOT: nothing to stop"
     return 0
   fi
+  local was="was not running"
   if node_pings; then
     # With the pid file, rabbitmqctl stop returns once the OS process has exited.
     ctl -q stop "$node_pidfile" >/dev/null 2>&1 || ctl -q stop >/dev/null 2>&1 || true
+    was="stopped"
   fi
+  [ -z "$(beam_pids)" ] || was="stopped"
   if [ -n "$(beam_pids)" ]; then
-    local i
-    for i in $(seq 1 20); do [ -n "$(beam_pids)" ] || break; sleep 0.5; done
+    for _ in $(seq 1 20); do [ -n "$(beam_pids)" ] || break; sleep 0.5; done
     [ -z "$(beam_pids)" ] || kill_chroot_processes "a node that did not stop"
   fi
   # What remains in the chroot is its own epmd (port $BROKER4_EPMD_PORT) and helpers.
-  kill_chroot_processes "the node's epmd"
+  kill_chroot_processes "what remains of the node (its epmd)"
   rm -f "$BROKER4_ROOT$node_pidfile"
   unmount_under "$BROKER4_ROOT"
-  say "stopped $BROKER4_NODENAME ($(elapsed "$t0") s)"
+  say "$BROKER4_NODENAME $was ($(elapsed "$t0") s)"
 }
 
 cmd_status() {
@@ -539,7 +604,7 @@ cmd_rebuild() {
   check_settings
   cmd_stop
   lock
-  rm -f "$stamp"
+  step "removed the chroot $BROKER4_ROOT" remove_tree "$BROKER4_ROOT"
   build
 }
 
