@@ -314,36 +314,45 @@ async fn concurrent_unroutable_publishes_are_never_counted_as_stored() {
     supervisor.join().await;
 }
 
-#[tokio::test]
-async fn a_burst_of_1024_webhooks_over_64_channels_is_all_stored_without_a_reconnect() {
-    let broker = TestBroker::new("burst").await;
+/// Start an ingest with `settings`, send `n` webhooks at once, and return how many got each
+/// status, whether `amqp_connected` ever read 0 meanwhile, and how many messages were stored.
+async fn burst(
+    test: &str,
+    settings: &[(&str, &str)],
+    n: usize,
+) -> (std::collections::BTreeMap<u16, usize>, bool, u32) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let broker = TestBroker::new(test).await;
     let mut env = fleet_tests::ingest::default_env(&broker);
     env.insert("INGEST_MAX_CONCURRENT_REQUESTS".into(), "2048".into());
-    env.insert("AMQP_PUBLISH_CHANNELS".into(), "64".into());
+    for (k, v) in settings {
+        env.insert((*k).into(), (*v).into());
+    }
     let ingest = IngestHandle::start(env).await;
     ingest.wait_ready().await;
-    // Watch the connection the whole time: it must never drop.
-    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Watch the connection the whole time.
+    let watching = Arc::new(AtomicBool::new(true));
     let dropped = tokio::spawn({
         let (watching, metrics) = (watching.clone(), format!("{}/metrics", ingest.admin_url));
         async move {
             let mut dropped = false;
-            while watching.load(std::sync::atomic::Ordering::SeqCst) {
+            while watching.load(Ordering::SeqCst) {
                 if let Ok(answer) = reqwest::get(&metrics).await {
                     let text = answer.text().await.unwrap_or_default();
                     dropped |= text.lines().any(|l| l == "amqp_connected 0");
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
             dropped
         }
     });
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(1100)
+        .pool_max_idle_per_host(n + 100)
         .build()
         .expect("client");
     let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..1024 {
+    for i in 0..n {
         let client = client.clone();
         let url = format!("{}/webhooks/entrata", ingest.url);
         tasks.spawn(async move {
@@ -362,13 +371,42 @@ async fn a_burst_of_1024_webhooks_over_64_channels_is_all_stored_without_a_recon
     while let Some(status) = tasks.join_next().await {
         *statuses.entry(status.expect("task")).or_insert(0) += 1;
     }
-    watching.store(false, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(statuses.get(&202), Some(&1024), "{statuses:?}");
-    assert!(
-        !dropped.await.expect("watcher"),
-        "amqp_connected dropped to 0"
-    );
-    let queue = broker.topology().queue(WorkQueue::Screenings);
-    assert_eq!(broker.count(&queue).await, 1024);
+    watching.store(false, Ordering::SeqCst);
+    let dropped = dropped.await.expect("watcher");
+    let stored = broker
+        .count(&broker.topology().queue(WorkQueue::Screenings))
+        .await;
     ingest.stop().await;
+    (statuses, dropped, stored)
+}
+
+#[tokio::test]
+async fn a_burst_of_1024_webhooks_over_64_channels_is_all_stored_without_a_reconnect() {
+    let (statuses, dropped, stored) =
+        burst("burst", &[("AMQP_PUBLISH_CHANNELS", "64")], 1024).await;
+    assert_eq!(statuses.get(&202), Some(&1024), "{statuses:?}");
+    assert!(!dropped, "amqp_connected dropped to 0");
+    assert_eq!(stored, 1024);
+}
+
+#[tokio::test]
+async fn requests_that_find_no_free_channel_in_time_get_503_and_the_connection_stays() {
+    // One channel and a short deadline: most of a burst of 600 waits longer than the deadline
+    // for the channel. They are answered 503 unsent; the connection is not at fault.
+    let (statuses, dropped, stored) = burst(
+        "no-channel",
+        &[
+            ("AMQP_PUBLISH_CHANNELS", "1"),
+            ("INGEST_CONFIRM_TIMEOUT_MS", "200"),
+        ],
+        600,
+    )
+    .await;
+    assert!(statuses.get(&503).copied().unwrap_or(0) > 0, "{statuses:?}");
+    assert!(!dropped, "a busy pool never tears the connection down");
+    assert_eq!(
+        stored as usize,
+        statuses.get(&202).copied().unwrap_or(0),
+        "exactly the 202s are stored: a 503 here was never sent"
+    );
 }

@@ -23,13 +23,7 @@ fn spawn_worker(fleet: &Fleet, admin_port: u16) -> Running {
 }
 
 async fn ready(admin_port: u16) {
-    eventually(Duration::from_secs(20), "worker ready", || async move {
-        let r = reqwest::get(format!("http://127.0.0.1:{admin_port}/readyz"))
-            .await
-            .ok()?;
-        r.status().is_success().then_some(())
-    })
-    .await;
+    fleet_tests::worker::wait_until_ready(&format!("http://127.0.0.1:{admin_port}")).await;
 }
 
 #[tokio::test]

@@ -183,6 +183,16 @@ impl Ledger {
         }
     }
 
+    /// Run a statement for its effect only.
+    pub(crate) async fn execute(
+        &self,
+        query: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(), LedgerError> {
+        self.query(query, sql, params).await.map(|_| ())
+    }
+
     /// How many rows a statement changed (run through [`Ledger::query`] with `RETURNING 1`).
     pub(crate) async fn changed(
         &self,

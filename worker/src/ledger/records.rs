@@ -130,15 +130,14 @@ impl Ledger {
         application_id: &str,
         group_id: &str,
     ) -> Result<(), LedgerError> {
-        self.changed(
+        self.execute(
             "group_created",
             "UPDATE ledger_applications \
              SET state = 'created', group_id = $3, group_recorded_at = now(), updated_at = now() \
-             WHERE property_id = $1 AND application_id = $2 RETURNING 1",
+             WHERE property_id = $1 AND application_id = $2",
             &[&property_id, &application_id, &group_id],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// The create certainly did not happen (refused, or never sent): back to `received`.
@@ -147,15 +146,14 @@ impl Ledger {
         property_id: &str,
         application_id: &str,
     ) -> Result<(), LedgerError> {
-        self.changed(
+        self.execute(
             "create_failed",
             "UPDATE ledger_applications \
              SET state = 'received', create_started_at = NULL, updated_at = now() \
-             WHERE property_id = $1 AND application_id = $2 AND state = 'creating' RETURNING 1",
+             WHERE property_id = $1 AND application_id = $2 AND state = 'creating'",
             &[&property_id, &application_id],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// An operator's answer to an unknown create (`worker resolve`): the group Payscore has
@@ -284,14 +282,13 @@ impl Ledger {
 
     /// Record the upload as done.
     pub async fn uploaded(&self, group_id: &str, report_key: &str) -> Result<(), LedgerError> {
-        self.changed(
+        self.execute(
             "uploaded",
             "UPDATE ledger_reports SET state = 'uploaded', uploaded_at = now() \
-             WHERE group_id = $1 AND report_key = $2 RETURNING 1",
+             WHERE group_id = $1 AND report_key = $2",
             &[&group_id, &report_key],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Record a report found already in the applicant file (an unknown upload resolved, or a
@@ -303,13 +300,13 @@ impl Ledger {
         file_name: &str,
         application: &ApplicationRef,
     ) -> Result<(), LedgerError> {
-        self.changed(
+        self.execute(
             "found_uploaded",
             "INSERT INTO ledger_reports AS r \
                (group_id, report_key, file_name, state, property_id, application_id, uploaded_at) \
              VALUES ($1, $2, $3, 'uploaded', $4, $5, now()) \
              ON CONFLICT (group_id, report_key) DO UPDATE \
-             SET state = 'uploaded', uploaded_at = COALESCE(r.uploaded_at, now()) RETURNING 1",
+             SET state = 'uploaded', uploaded_at = COALESCE(r.uploaded_at, now())",
             &[
                 &group_id,
                 &report_key,
@@ -318,19 +315,17 @@ impl Ledger {
                 &application.application_id,
             ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// The upload certainly did not happen (refused, or never sent): forget the intent.
     pub async fn upload_failed(&self, group_id: &str, report_key: &str) -> Result<(), LedgerError> {
-        self.changed(
+        self.execute(
             "upload_failed",
             "DELETE FROM ledger_reports \
-             WHERE group_id = $1 AND report_key = $2 AND state = 'uploading' RETURNING 1",
+             WHERE group_id = $1 AND report_key = $2 AND state = 'uploading'",
             &[&group_id, &report_key],
         )
-        .await?;
-        Ok(())
+        .await
     }
 }
