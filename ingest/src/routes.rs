@@ -10,8 +10,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
-use lapin::BasicProperties;
-use lapin::types::{AMQPValue, FieldTable, LongString};
 use serde_json::json;
 use shared::amqp::{Outgoing, PublishChannels, Publisher};
 use shared::envelope::{self, Source, headers as h};
@@ -154,9 +152,7 @@ async fn publish(
     routing_key: &str,
     request_headers: &HeaderMap,
     body: Bytes,
-) -> Result<String, WebhookError> {
-    let message_id = uuid::Uuid::now_v7().to_string();
-    let received_at = envelope::now_millis();
+) -> Result<Accepted, WebhookError> {
     let incoming_trace = request_headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok());
@@ -165,18 +161,16 @@ async fn publish(
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() <= 255)
         .unwrap_or("application/octet-stream");
-    let mut headers = FieldTable::default();
-    headers.insert(h::SOURCE.into(), long_string(source.as_str()));
-    headers.insert(h::RECEIVED_AT.into(), AMQPValue::LongLongInt(received_at));
-    headers.insert(
-        h::TRACEPARENT.into(),
-        long_string(&envelope::traceparent(incoming_trace)),
-    );
-    let properties = BasicProperties::default()
-        .with_message_id(message_id.as_str().into())
-        .with_content_type(content_type.into())
-        .with_timestamp((received_at / 1000) as u64)
-        .with_headers(headers);
+    let (message_id, properties) = envelope::fresh(envelope::Fresh {
+        source: source.as_str(),
+        kind: None,
+        content_type,
+        trace: incoming_trace,
+    });
+    let trace_id = envelope::header_text(&properties, h::TRACEPARENT)
+        .as_deref()
+        .and_then(envelope::trace_id)
+        .unwrap_or_default();
     let started = Instant::now();
     let result = state
         .publisher
@@ -195,11 +189,16 @@ async fn publish(
         source,
         retry_after: state.config.retry_after,
     })?;
-    Ok(message_id)
+    Ok(Accepted {
+        message_id,
+        trace_id,
+    })
 }
 
-fn long_string(s: &str) -> AMQPValue {
-    AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
+/// A delivery the broker confirmed.
+struct Accepted {
+    message_id: String,
+    trace_id: String,
 }
 
 /// Count, log once, answer.
@@ -207,7 +206,7 @@ fn answer(
     state: &AppState,
     source: Source,
     started: Instant,
-    result: Result<String, WebhookError>,
+    result: Result<Accepted, WebhookError>,
 ) -> Response {
     let outcome = match &result {
         Ok(_) => "accepted",
@@ -224,9 +223,18 @@ fn answer(
         .with_label_values(&[source.as_str()])
         .observe(started.elapsed().as_secs_f64());
     match result {
-        Ok(id) => {
-            tracing::debug!(source = source.as_str(), message_id = %id, "delivery accepted");
-            (StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response()
+        Ok(accepted) => {
+            tracing::info!(
+                source = source.as_str(),
+                message_id = %accepted.message_id,
+                trace_id = %accepted.trace_id,
+                "delivery accepted"
+            );
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "id": accepted.message_id })),
+            )
+                .into_response()
         }
         Err(error) => {
             match &error {

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries' `run` (or the binaries themselves) against the real
 //! RabbitMQ, each test in its own `AMQP_PREFIX`.
 
+mod broker_semantics;
 mod ingest_auth;
 mod ingest_delivery;
 mod ingest_resilience;

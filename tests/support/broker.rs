@@ -156,6 +156,30 @@ impl TestBroker {
         closed
     }
 
+    /// Apply a policy (`definition` as JSON) to this test's queues whose unprefixed name
+    /// matches `pattern` (a regular expression without the prefix), above any other policy.
+    /// Cleared when the guard drops.
+    pub fn set_policy(&self, name: &str, pattern: &str, definition: &str) -> PolicyGuard {
+        let name = format!("{}{name}", self.prefix);
+        let pattern = format!("^{}{pattern}", regex_escape(&self.prefix));
+        let status = rabbitmqctl()
+            .args([
+                "set_policy",
+                "--priority",
+                "100",
+                "--apply-to",
+                "queues",
+                &name,
+                &pattern,
+                definition,
+                "-q",
+            ])
+            .status()
+            .expect("rabbitmqctl set_policy");
+        assert!(status.success(), "set_policy {name}");
+        PolicyGuard { name }
+    }
+
     fn all_queue_names(&self) -> Vec<String> {
         let mut names = self.topology().all_queues();
         names.extend(
@@ -209,6 +233,29 @@ impl Drop for TestBroker {
             let _ = connection.close(200, "clean-up".into()).await;
         });
     }
+}
+
+/// A policy set by a test, cleared on drop.
+#[derive(Debug)]
+pub struct PolicyGuard {
+    name: String,
+}
+
+impl Drop for PolicyGuard {
+    fn drop(&mut self) {
+        let _ = rabbitmqctl()
+            .args(["clear_policy", &self.name, "-q"])
+            .status();
+    }
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = ".^$|?*+()[]{}\\".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
 }
 
 /// A text header of a message (`None` when absent or not text).

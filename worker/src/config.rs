@@ -66,6 +66,10 @@ pub struct WorkerConfig {
     /// `WORKER_REPORTS_PREFETCH`: unacknowledged `reports` deliveries per process (default 8;
     /// each may hold a report of up to `REPORT_MAX_BYTES` in memory).
     pub reports_prefetch: u16,
+    /// `WORKER_MAX_RUNS`: runs of one copy of a message that may end without settling it (a
+    /// panic, a worker lost mid-job, an outcome the broker would not store) before the worker
+    /// dead-letters it as `delivery_limit` (default 5).
+    pub max_runs: u32,
     /// `WORKER_INPROCESS_RETRIES`: quick retries before a message goes to a wait queue (default 1).
     pub in_process_retries: usize,
     /// `WORKER_INPROCESS_MAX_WAIT_MS`: longest `Retry-After` waited out in process (default 5000).
@@ -124,6 +128,10 @@ impl WorkerConfig {
                 "WORKER_PREFETCH",
                 "must be greater than 0",
             ));
+        }
+        let max_runs: u32 = env.parse_or("WORKER_MAX_RUNS", 5)?;
+        if max_runs == 0 {
+            return Err(ConfigError::new("WORKER_MAX_RUNS", "must be at least 1"));
         }
         let reports_prefetch: u16 = env.parse_or("WORKER_REPORTS_PREFETCH", 8)?;
         if reports_prefetch == 0 {
@@ -200,6 +208,7 @@ impl WorkerConfig {
             phone_country_code: env.parse_or("PHONE_DEFAULT_COUNTRY_CODE", 1)?,
             prefetch,
             reports_prefetch,
+            max_runs,
             in_process_retries: env.parse_or("WORKER_INPROCESS_RETRIES", 1)?,
             in_process_max_wait: env.millis_or("WORKER_INPROCESS_MAX_WAIT_MS", 5_000)?,
             retry: RetryPolicy {

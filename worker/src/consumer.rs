@@ -19,9 +19,10 @@
 
 use crate::metrics::WorkerMetrics;
 use crate::outcome::{Job, Outcome};
-use crate::settle::Settler;
+use crate::settle::{Begin, Settler};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
+use lapin::options::BasicAckOptions;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, Consumer};
@@ -32,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// Longest wait for the broker to confirm a consumer's cancellation at shutdown.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -197,19 +199,39 @@ async fn process<H: Handler>(
     in_flight.inc();
     let started = Instant::now();
     let job = job_of(&delivery);
+    let span = tracing::info_span!(
+        "job",
+        queue,
+        message_id = %job.message_id,
+        trace_id = %job.trace_id
+    );
     let work = async {
-        match caught(settler.run(handler, &job)).await {
+        let outcome = match settler.begin(&job, queue).await {
+            Begin::Run => caught(settler.run(handler, &job)).await,
+            Begin::Stop(outcome) => Some(outcome),
+            Begin::Settled => {
+                tracing::info!(
+                    "this copy's outcome was stored before; acknowledged without running"
+                );
+                let _ = delivery.ack(BasicAckOptions::default()).await;
+                return "duplicate";
+            }
+        };
+        let label = match outcome {
             Some(outcome) => {
                 settler
                     .settle(&delivery, session, &job, handler.queue(), outcome)
                     .await
             }
             None => {
-                tracing::error!(message_id = %job.message_id, "the job panicked; the delivery goes back to the broker");
+                tracing::error!("the job panicked; the delivery goes back to the broker");
                 settler.give_back_panicked(&delivery, &job).await
             }
-        }
-    };
+        };
+        settler.end(&job, label).await;
+        label
+    }
+    .instrument(span);
     let label = match handler.key(&job) {
         Some(key) => {
             let lock = locks.get(&key);
@@ -233,6 +255,13 @@ async fn process<H: Handler>(
 
 fn job_of(delivery: &Delivery) -> Job {
     let properties = &delivery.properties;
+    let traceparent =
+        shared::envelope::header_text(properties, shared::envelope::headers::TRACEPARENT);
+    let message_id = properties
+        .message_id()
+        .as_ref()
+        .map(|id| id.to_string())
+        .unwrap_or_else(|| format!("tag-{}", delivery.delivery_tag));
     let header = |name: &str| {
         properties
             .headers()
@@ -240,11 +269,13 @@ fn job_of(delivery: &Delivery) -> Job {
             .and_then(|h| h.inner().get(name).cloned())
     };
     Job {
-        message_id: properties
-            .message_id()
-            .as_ref()
-            .map(|id| id.to_string())
-            .unwrap_or_else(|| format!("tag-{}", delivery.delivery_tag)),
+        copy_key: shared::envelope::copy_key(properties).unwrap_or_else(|| message_id.clone()),
+        trace_id: traceparent
+            .as_deref()
+            .and_then(shared::envelope::trace_id)
+            .unwrap_or_default(),
+        traceparent,
+        message_id,
         body: delivery.data.clone(),
         kind: properties.kind().as_ref().map(|k| k.to_string()),
         attempt: header(shared::envelope::headers::ATTEMPT)

@@ -109,6 +109,7 @@ pub async fn run(
         topology,
         policy: config.retry.clone(),
         in_process_retries: config.in_process_retries,
+        max_runs: config.max_runs,
         in_process_max_wait: config.in_process_max_wait,
         ledger: ledger.clone(),
         ledger_metrics,

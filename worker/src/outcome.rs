@@ -30,6 +30,12 @@ pub struct Job {
     pub source: Option<String>,
     /// The ids the handler learned, for the journal (shared by the runs of one delivery).
     pub trail: Arc<Mutex<Trail>>,
+    /// Which copy of the message this is (`x-copy-id`, or the message id for the first).
+    pub copy_key: String,
+    /// The delivery's `traceparent`: follow-ups and copies continue its trace.
+    pub traceparent: Option<String>,
+    /// The trace id every log line of the job carries (empty when the delivery has none).
+    pub trace_id: String,
 }
 
 /// What a job learned about the delivery it handled: ids and the uploaded file name, never
@@ -143,6 +149,9 @@ pub enum DeadReason {
     /// A Payscore delivery names a group neither the ledger nor its `correlation_id` ties to
     /// an Entrata application.
     UnknownGroup,
+    /// Runs of this copy kept ending without settling it (`WORKER_MAX_RUNS`): it panics,
+    /// crashes the worker, or its outcome cannot be stored.
+    DeliveryLimit,
 }
 
 impl DeadReason {
@@ -157,6 +166,7 @@ impl DeadReason {
             DeadReason::EntrataRejected => "entrata_rejected",
             DeadReason::RetriesExhausted => "retries_exhausted",
             DeadReason::ReportExpired => "report_expired",
+            DeadReason::DeliveryLimit => "delivery_limit",
             DeadReason::ReportInvalid => "report_invalid",
             DeadReason::UploadRejected => "upload_rejected",
             DeadReason::CreateOutcomeUnknown => "create_outcome_unknown",

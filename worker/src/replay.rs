@@ -12,9 +12,9 @@
 
 use lapin::options::{BasicAckOptions, BasicGetOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{Connection, ConnectionProperties};
 use shared::amqp::{AmqpConfig, WorkQueue};
-use shared::envelope::headers as h;
+use shared::envelope::{self, headers as h};
 use std::collections::BTreeMap;
 
 /// What to replay.
@@ -167,37 +167,18 @@ pub async fn replay(config: &AmqpConfig, args: &ReplayArgs) -> Result<ReplayRepo
             put_back.push(delivery.acker);
             continue;
         }
-        let mut fresh = FieldTable::default();
-        for (key, value) in headers.inner() {
-            let k = key.as_str();
-            let drop = [h::ATTEMPT, h::DEAD_REASON, "x-delivery-count"].contains(&k)
-                || k == "x-death"
-                || k.starts_with("x-first-death")
-                || k.starts_with("x-last-death");
-            if !drop {
-                fresh.insert(key.clone(), value.clone());
-            }
-        }
-        fresh.insert(
-            shared::envelope::headers::REPLAYED_AT.into(),
-            AMQPValue::LongLongInt(shared::envelope::now_millis()),
+        // A fresh schedule: no attempt count, no reason; a new copy id, so that the worker
+        // does not take the copy for the one it dead-lettered.
+        let properties = envelope::copy_of(
+            &delivery.properties,
+            &[h::ATTEMPT, h::DEAD_REASON],
+            |headers| {
+                headers.insert(
+                    h::REPLAYED_AT.into(),
+                    AMQPValue::LongLongInt(envelope::now_millis()),
+                );
+            },
         );
-        let mut properties = BasicProperties::default()
-            .with_headers(fresh)
-            .with_delivery_mode(2);
-        let p = &delivery.properties;
-        if let Some(v) = p.message_id() {
-            properties = properties.with_message_id(v.clone());
-        }
-        if let Some(v) = p.content_type() {
-            properties = properties.with_content_type(v.clone());
-        }
-        if let Some(v) = p.timestamp() {
-            properties = properties.with_timestamp(*v);
-        }
-        if let Some(v) = p.kind() {
-            properties = properties.with_type(v.clone());
-        }
         let confirm = channel
             .basic_publish(
                 "".into(),

@@ -3,15 +3,15 @@
 
 use crate::consumer::{Handler, WorkerChannels};
 use crate::ledger::claims::busy_wait_limit;
+use crate::ledger::deliveries::RunCheck;
 use crate::ledger::journal::Entry;
 use crate::ledger::{Ledger, LedgerMetrics};
 use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
-use lapin::BasicProperties;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::types::{AMQPValue, ShortString};
 use shared::amqp::{Outgoing, PublishError, Publisher, Session, Topology, WorkQueue};
-use shared::envelope::headers as h;
+use shared::envelope::{self, headers as h, text};
 use shared::retry::{self, NextStep, Pressure, RetryPolicy};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +34,8 @@ pub struct Settler {
     pub policy: RetryPolicy,
     /// Quick retries before a wait queue.
     pub in_process_retries: usize,
+    /// Unsettled runs of one copy before it is dead-lettered (`WORKER_MAX_RUNS`).
+    pub max_runs: u32,
     /// Longest `Retry-After` or rate-limit reset waited out in process.
     pub in_process_max_wait: Duration,
     /// The ledger: claims are waited for, outages waited out, outcomes journaled.
@@ -66,7 +68,61 @@ impl RequeuePauses {
     }
 }
 
+/// Whether a delivery's job runs.
+#[derive(Debug)]
+pub enum Begin {
+    /// Run the handler.
+    Run,
+    /// Do not: settle this outcome instead.
+    Stop(Outcome),
+    /// This copy's outcome is stored already (its acknowledgement was lost with its
+    /// connection): acknowledge it, run nothing, publish nothing.
+    Settled,
+}
+
 impl Settler {
+    /// Look the delivery's copy up in the ledger before running its job.
+    ///
+    /// The worker's own poison cap: whatever the broker counts as a delivery attempt (3.x and
+    /// 4.0 count every return, a closed channel's included; 4.3 counts rejects and lost
+    /// consumers but not nacks), only runs that began here and never settled count, so
+    /// deliveries prefetched and returned by a reconnect spend nothing, and a copy that keeps
+    /// panicking, killing its worker or failing to be stored is dead-lettered after
+    /// `max_runs` runs. The broker's `x-delivery-limit` stays as a backstop set far above it.
+    pub async fn begin(&self, job: &Job, queue: &str) -> Begin {
+        match self
+            .ledger
+            .begin_run(&job.copy_key, &job.message_id, queue)
+            .await
+        {
+            Ok(RunCheck::Settled) => Begin::Settled,
+            Ok(RunCheck::Run { runs }) if runs > self.max_runs => Begin::Stop(Outcome::Dead {
+                reason: DeadReason::DeliveryLimit,
+                detail: format!(
+                    "{} runs ended without a stored outcome (a panic, a lost worker or a refused publish)",
+                    runs - 1
+                ),
+            }),
+            Ok(RunCheck::Run { .. }) => Begin::Run,
+            Err(error) => Begin::Stop(Outcome::LedgerUnavailable(error.to_string())),
+        }
+    }
+
+    /// The run ended with this outcome label. Best effort: without it a run counts once more
+    /// toward the cap, or a settled copy redelivered runs again (its job is idempotent).
+    pub async fn end(&self, job: &Job, label: &'static str) {
+        let settled = match label {
+            // Not the message's fault: the connection went, the broker redelivers it.
+            "abandoned" => false,
+            // Never settled: these runs count.
+            "requeued" | "panicked" => return,
+            _ => true,
+        };
+        if let Err(error) = self.ledger.end_run(&job.copy_key, settled).await {
+            tracing::warn!(error = %error, "run not recorded as ended");
+        }
+    }
+
     /// Run the handler, retrying transient failures in process a few times (seconds).
     pub async fn run<H: Handler>(&self, handler: &H, job: &Job) -> Outcome {
         let mut backoff = retry::in_process(self.in_process_retries);
@@ -156,12 +212,13 @@ impl Settler {
     ) -> &'static str {
         let delivery = out.delivery;
         let result = match outcome {
-            Outcome::Done(follow_up) => self.follow_up(out, follow_up).await.map(|()| "done"),
-            Outcome::Duplicate(follow_up) => {
-                self.follow_up(out, follow_up).await.map(|()| "duplicate")
-            }
+            Outcome::Done(follow_up) => self.follow_up(out, job, follow_up).await.map(|()| "done"),
+            Outcome::Duplicate(follow_up) => self
+                .follow_up(out, job, follow_up)
+                .await
+                .map(|()| "duplicate"),
             Outcome::Reschedule(check) => self
-                .follow_up(out, Some(check))
+                .follow_up(out, job, Some(check))
                 .await
                 .map(|()| "rescheduled"),
             Outcome::Ignored(why) => {
@@ -297,27 +354,18 @@ impl Settler {
     async fn follow_up(
         &self,
         out: &Out<'_>,
+        job: &Job,
         follow_up: Option<FollowUp>,
     ) -> Result<(), PublishError> {
         let Some(f) = follow_up else { return Ok(()) };
         let tier = self.topology.tier_for(f.queue, f.delay);
-        let mut headers = FieldTable::default();
-        headers.insert(h::SOURCE.into(), text("worker"));
-        headers.insert(
-            h::RECEIVED_AT.into(),
-            AMQPValue::LongLongInt(shared::envelope::now_millis()),
-        );
-        headers.insert(
-            h::TRACEPARENT.into(),
-            text(&shared::envelope::traceparent(None)),
-        );
-        let properties = BasicProperties::default()
-            .with_message_id(uuid::Uuid::now_v7().to_string().into())
-            .with_content_type("application/json".into())
-            .with_type(f.kind.into())
-            .with_timestamp((shared::envelope::now_millis() / 1000) as u64)
-            .with_expiration(millis(f.delay))
-            .with_headers(headers);
+        let (_, properties) = envelope::fresh(envelope::Fresh {
+            source: "worker",
+            kind: Some(f.kind),
+            content_type: "application/json",
+            trace: job.traceparent.as_deref(),
+        });
+        let properties = properties.with_expiration(millis(f.delay));
         out.publish(
             self,
             Outgoing {
@@ -346,7 +394,7 @@ impl Settler {
             message_id = %job.message_id, attempt, class = failure.class,
             delay_ms = delay.as_millis() as u64, wait_queue = %tier.queue, "retrying later"
         );
-        let properties = copy(delivery, |headers| {
+        let properties = envelope::copy_of(&delivery.properties, &[], |headers| {
             headers.insert(
                 h::ATTEMPT.into(),
                 AMQPValue::LongLongInt(i64::from(attempt)),
@@ -378,8 +426,8 @@ impl Settler {
         detail: &str,
     ) -> Result<(), PublishError> {
         let delivery = out.delivery;
-        tracing::warn!(message_id = %job.message_id, reason = reason.as_str(), detail, "dead-lettered");
-        let properties = copy(delivery, |headers| {
+        tracing::warn!(reason = reason.as_str(), detail, "dead-lettered");
+        let properties = envelope::copy_of(&delivery.properties, &[], |headers| {
             // This attempt failed too: a dead letter counts every failed attempt.
             headers.insert(
                 h::ATTEMPT.into(),
@@ -452,49 +500,10 @@ impl Out<'_> {
     }
 }
 
-/// The delivery's properties (same `message_id`, body untouched) without the broker's own
-/// dead-lettering headers: re-published copies must not carry `x-death`, or the broker's
-/// cycle detection may drop them.
-fn copy(delivery: &Delivery, edit: impl FnOnce(&mut FieldTable)) -> BasicProperties {
-    let p = &delivery.properties;
-    let mut headers = FieldTable::default();
-    if let Some(existing) = p.headers() {
-        for (key, value) in existing {
-            let k = key.as_str();
-            let broker_owned = k == "x-death"
-                || k.starts_with("x-first-death")
-                || k.starts_with("x-last-death")
-                || k == "x-delivery-count";
-            if !broker_owned {
-                headers.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    edit(&mut headers);
-    let mut properties = BasicProperties::default().with_headers(headers);
-    if let Some(id) = p.message_id() {
-        properties = properties.with_message_id(id.clone());
-    }
-    if let Some(ct) = p.content_type() {
-        properties = properties.with_content_type(ct.clone());
-    }
-    if let Some(ts) = p.timestamp() {
-        properties = properties.with_timestamp(*ts);
-    }
-    if let Some(kind) = p.kind() {
-        properties = properties.with_type(kind.clone());
-    }
-    properties
-}
-
 fn describe(failure: &Failure) -> String {
     let mut detail = format!("{}: {}", failure.class, failure.detail);
     detail.truncate(1000);
     detail
-}
-
-fn text(s: &str) -> AMQPValue {
-    AMQPValue::LongString(LongString::from(s.as_bytes().to_vec()))
 }
 
 fn millis(d: Duration) -> ShortString {

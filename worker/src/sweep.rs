@@ -24,10 +24,9 @@ use crate::json;
 use crate::ledger::{Ledger, LedgerError, LedgerMetrics};
 use crate::metrics::WorkerMetrics;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::{Map, Value, json};
-use shared::envelope::{self, headers as h};
+use shared::envelope;
 use std::time::Duration;
 
 /// The default window: today and the two days before it.
@@ -308,20 +307,13 @@ fn set_path(target: &mut Value, path: &str, value: Value) {
 }
 
 fn message_properties() -> BasicProperties {
-    let received_at = envelope::now_millis();
-    let mut headers = FieldTable::default();
-    headers.insert(h::SOURCE.into(), AMQPValue::LongString("sweep".into()));
-    headers.insert(h::RECEIVED_AT.into(), AMQPValue::LongLongInt(received_at));
-    headers.insert(
-        h::TRACEPARENT.into(),
-        AMQPValue::LongString(envelope::traceparent(None).into()),
-    );
-    BasicProperties::default()
-        .with_message_id(uuid::Uuid::now_v7().to_string().into())
-        .with_content_type("application/json".into())
-        .with_timestamp((received_at / 1000) as u64)
-        .with_headers(headers)
-        .with_delivery_mode(2)
+    envelope::fresh(envelope::Fresh {
+        source: "sweep",
+        kind: None,
+        content_type: "application/json",
+        trace: None,
+    })
+    .1
 }
 
 #[cfg(test)]

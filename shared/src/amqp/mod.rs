@@ -23,7 +23,9 @@ pub struct AmqpConfig {
     pub heartbeat: u16,
     /// `AMQP_RECONNECT_MAX_MS`: the cap of the reconnect backoff (default 10 000).
     pub reconnect_max: Duration,
-    /// `AMQP_DELIVERY_LIMIT`: quorum `x-delivery-limit` of the work queues (default 20).
+    /// `AMQP_DELIVERY_LIMIT`: quorum `x-delivery-limit` of the work queues (default 100): the
+    /// broker's backstop, above the worker's own cap (`WORKER_MAX_RUNS`), because every
+    /// RabbitMQ version counts a delivery returned by a closed connection.
     pub delivery_limit: u32,
     /// `AMQP_PUBLISH_CHANNELS`: confirm-mode channels shared by all publishers, one unconfirmed
     /// message each at a time (default 64).
@@ -62,7 +64,7 @@ impl AmqpConfig {
             ));
         }
         let heartbeat: u16 = env.parse_or("AMQP_HEARTBEAT_SECONDS", 15)?;
-        let delivery_limit: u32 = env.parse_or("AMQP_DELIVERY_LIMIT", 20)?;
+        let delivery_limit: u32 = env.parse_or("AMQP_DELIVERY_LIMIT", 100)?;
         if delivery_limit == 0 {
             return Err(ConfigError::new(
                 "AMQP_DELIVERY_LIMIT",

@@ -24,9 +24,10 @@ use std::time::Duration;
 /// makes a message outlive its queue's TTL.
 const TIER_TTL_HEADROOM: f64 = 1.25;
 
-/// Delivery limit of the dead-letter queues: high enough never to drop a dead letter that
-/// operators inspect again and again.
-const DEAD_LETTER_DELIVERY_LIMIT: i64 = 1_000_000;
+/// Delivery limit of the dead-letter and wait queues: high enough never to drop a dead letter
+/// that operators inspect again and again. Nothing consumes a wait queue; the explicit limit
+/// keeps RabbitMQ 4.x's default of 20 off it should an operator look at its messages.
+const PARKED_DELIVERY_LIMIT: i64 = 1_000_000;
 
 /// The two work queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,7 +184,7 @@ impl Topology {
             let mut dead_args = quorum();
             dead_args.insert(
                 "x-delivery-limit".into(),
-                AMQPValue::LongLongInt(DEAD_LETTER_DELIVERY_LIMIT),
+                AMQPValue::LongLongInt(PARKED_DELIVERY_LIMIT),
             );
             channel
                 .queue_declare(self.dead_queue(queue).into(), durable, dead_args)
@@ -209,6 +210,10 @@ impl Topology {
                 let mut args = dead_letter_to(&self.queue(queue));
                 let ttl = tier.delay.as_millis() as f64 * TIER_TTL_HEADROOM;
                 args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl as i64));
+                args.insert(
+                    "x-delivery-limit".into(),
+                    AMQPValue::LongLongInt(PARKED_DELIVERY_LIMIT),
+                );
                 channel
                     .queue_declare(tier.queue.clone().into(), durable, args)
                     .await?;

@@ -116,6 +116,13 @@ impl Ledger {
             &[],
         )
         .await?;
+        // Copies settled or abandoned long ago: a redelivery comes within minutes.
+        self.query(
+            "purge",
+            "DELETE FROM ledger_deliveries WHERE updated_at < now() - make_interval(days => $1::int)",
+            &[&days],
+        )
+        .await?;
         let rows = self
             .query(
                 "purge",

@@ -6,11 +6,18 @@ use super::{Ledger, LedgerError};
 
 /// Every migration, in order: (version, name, SQL). Never edit one that has shipped; add the
 /// next.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../../migrations/0001_ledger.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "ledger",
+        include_str!("../../migrations/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "deliveries",
+        include_str!("../../migrations/0002_deliveries.sql"),
+    ),
+];
 
 /// The advisory lock key migrations hold ("fleet" + "ledger" in ASCII, any fixed number works).
 const LOCK_KEY: i64 = 0x666c_6565_7400_6c64;

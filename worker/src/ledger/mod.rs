@@ -4,6 +4,8 @@
 //!   runs at a time across every replica.
 //! - [`records`]: the intent before each side effect (a Payscore create, an Entrata upload) and
 //!   its outcome after; the primary guard against a second group or a second upload.
+//! - [`deliveries`]: which copy of a message ran and whether its outcome is stored (one
+//!   lineage per message, and the poison cap).
 //! - [`journal`]: every job outcome, for `worker status`.
 //! - [`migrate`]: versioned SQL migrations, applied under an advisory lock.
 //!
@@ -13,6 +15,7 @@
 
 pub mod claims;
 pub mod config;
+pub mod deliveries;
 pub mod health;
 pub mod journal;
 pub mod metrics;

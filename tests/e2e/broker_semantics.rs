@@ -1,0 +1,341 @@
+//! What the broker counts as a delivery attempt differs between RabbitMQ versions (3.x and 4.0
+//! count every return, a closed channel's included; 4.3 counts rejects and lost consumers, not
+//! nacks). These tests run the production shape (two worker processes, the real broker, the
+//! real ledger) and hold on either broker: reconnects spend nothing, a message that can never
+//! be settled stops after a bounded number of real runs, and a copy settled once is never run
+//! again.
+
+use fleet_tests::broker::header_text;
+use fleet_tests::eventually;
+use fleet_tests::fleet::{Fleet, FleetOptions, WorkerProcess};
+use sandbox::core::Simulator;
+use sandbox::{Faults, Latency};
+use shared::amqp::WorkQueue;
+use std::time::Duration;
+
+async fn all_ready(workers: &[&WorkerProcess]) -> bool {
+    for worker in workers {
+        if worker.sample("amqp_connected").await < 1.0 {
+            return false;
+        }
+    }
+    true
+}
+
+async fn in_flight(workers: &[&WorkerProcess]) -> f64 {
+    let mut sum = 0.0;
+    for worker in workers {
+        sum += worker.sample("worker_in_flight").await;
+    }
+    sum
+}
+
+async fn jobs(workers: &[&WorkerProcess], outcome: &str) -> f64 {
+    let mut sum = 0.0;
+    for worker in workers {
+        sum += worker
+            .sample(&format!(
+                r#"worker_jobs_total{{outcome="{outcome}",queue="screenings"}}"#
+            ))
+            .await;
+    }
+    sum
+}
+
+/// Publish one persistent message through the default exchange (`exchange` empty) or an
+/// exchange, confirmed.
+async fn publish(routing_key: &str, exchange: &str, body: &[u8]) {
+    let connection =
+        lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
+            .await
+            .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirm mode");
+    let confirmation = channel
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            Default::default(),
+            body,
+            lapin::BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    assert!(confirmation.is_ack() && confirmation.take_message().is_none());
+    let _ = connection.close(200, "done".into()).await;
+}
+
+#[tokio::test]
+async fn twenty_five_reconnects_in_a_row_with_a_backlog_dead_letter_nothing() {
+    let fleet = Fleet::start(
+        "reconnects",
+        FleetOptions {
+            start_worker: false,
+            env: vec![
+                ("WORKER_PREFETCH", "4".into()),
+                ("ENTRATA_TIMEOUT_MS", "20000".into()),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    let a = fleet.spawn_worker(&[]).await;
+    let b = fleet.spawn_worker(&[]).await;
+    let workers = [&a, &b];
+    // Entrata's lease and lead reads answer after 15 s, longer than the time between two
+    // closures: every closure finds each worker's deliveries unsettled (prefetch 4 each), and
+    // the rest wait behind. With the broker's limit at its old default (20) this dead-letters
+    // every message: 3.10 and 4.0 count each closure as a delivery.
+    let slow = |ms| Faults {
+        latency: Some(Latency::Fixed(ms)),
+        ..Default::default()
+    };
+    for route in ["leads/getLeads", "leases/getLeases"] {
+        fleet
+            .control()
+            .set_faults(Simulator::Entrata, route, slow(15_000))
+            .await
+            .expect("faults");
+    }
+    // And no create succeeds meanwhile, so no run can finish early by finding its group made.
+    let refuse = Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Default::default()
+    };
+    fleet
+        .control()
+        .set_faults(Simulator::Payscore, "create_group", refuse)
+        .await
+        .expect("faults");
+    let total = 12u64;
+    let mut submitted = Vec::new();
+    for i in 0..total {
+        submitted.push(fleet.submit(100001 + i % 4).await);
+    }
+    let closures = 25;
+    for round in 0..closures {
+        eventually(
+            Duration::from_secs(30),
+            &format!("both workers back and busy before closure {round}"),
+            || async {
+                (all_ready(&workers).await && in_flight(&workers).await >= 1.0).then_some(())
+            },
+        )
+        .await;
+        assert!(
+            fleet.broker.close_connections() >= 1,
+            "closure {round}: the workers' connections closed"
+        );
+    }
+    for route in ["leads/getLeads", "leases/getLeases"] {
+        fleet
+            .control()
+            .set_faults(Simulator::Entrata, route, Faults::default())
+            .await
+            .expect("faults");
+    }
+    fleet
+        .control()
+        .set_faults(Simulator::Payscore, "create_group", Faults::default())
+        .await
+        .expect("faults");
+    let dead = fleet.broker.topology().dead_queue(WorkQueue::Screenings);
+    let work = fleet.broker.topology().queue(WorkQueue::Screenings);
+    eventually(
+        Duration::from_secs(120),
+        "every application screened",
+        || async {
+            let dead_letters = fleet.broker.count(&dead).await;
+            assert_eq!(
+                dead_letters, 0,
+                "{closures} reconnects dead-lettered messages"
+            );
+            (jobs(&workers, "done").await + jobs(&workers, "duplicate").await >= total as f64
+                && fleet.broker.count(&work).await == 0
+                && in_flight(&workers).await == 0.0)
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        fleet.broker.count(&dead).await,
+        0,
+        "{closures} reconnects dead-lettered a message"
+    );
+    assert_eq!(jobs(&workers, "dead_lettered").await, 0.0);
+    for s in &submitted {
+        assert_eq!(
+            fleet.group_count(s.property_id, s.application_id).await,
+            1,
+            "application {} screened once",
+            s.application_id
+        );
+    }
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn an_outcome_no_queue_will_take_stops_after_the_worker_run_cap_on_either_broker() {
+    let fleet = Fleet::start(
+        "refused-outcome",
+        FleetOptions {
+            start_worker: false,
+            env: vec![
+                ("WORKER_MAX_RUNS", "3".into()),
+                ("WORKER_INPROCESS_RETRIES", "0".into()),
+                ("RETRY_SCHEDULE", "1h".into()),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    let a = fleet.spawn_worker(&[]).await;
+    let b = fleet.spawn_worker(&[]).await;
+    let workers = [&a, &b];
+    // The wait queue refuses every message (over a length limit, reject-publish, as an
+    // operator's policy might set it): a retry can never be stored. A quorum queue refuses
+    // once it holds more than the limit, hence one message parked in it first.
+    let wait_queue = fleet
+        .broker
+        .topology()
+        .tier_for(WorkQueue::Screenings, Duration::from_secs(3600))
+        .queue;
+    publish(&wait_queue, "", b"parked").await;
+    let _policy = fleet.broker.set_policy(
+        "refuse-retries",
+        r"screenings\.retry\.",
+        r#"{"max-length": 0, "overflow": "reject-publish"}"#,
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    fleet
+        .control()
+        .set_faults(
+            Simulator::Entrata,
+            "leads/getLeads",
+            Faults {
+                error_rate: 1.0,
+                error_status: 503,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("faults");
+    fleet.submit(100001).await;
+    let dead = fleet
+        .dead_letter(WorkQueue::Screenings, "delivery_limit")
+        .await;
+    assert!(
+        header_text(&dead, "x-last-error")
+            .unwrap_or_default()
+            .contains("runs ended without a stored outcome"),
+        "{:?}",
+        header_text(&dead, "x-last-error")
+    );
+    // Three runs could not store their retry; the fourth stopped it without calling anyone.
+    assert_eq!(jobs(&workers, "requeued").await, 3.0);
+    assert_eq!(jobs(&workers, "dead_lettered").await, 1.0);
+    let calls = fleet
+        .calls(Simulator::Entrata, "leads/getLeads")
+        .await
+        .len();
+    assert_eq!(calls, 3, "one Entrata call per real run");
+    assert_eq!(fleet.broker.count(&wait_queue).await, 1, "nothing stored");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_copy_delivered_again_after_its_outcome_was_stored_is_acknowledged_without_running() {
+    let fleet = Fleet::start(
+        "settled-copy",
+        FleetOptions {
+            start_worker: false,
+            env: vec![
+                // Retries wait an hour: the retry copy stays visible in its wait queue.
+                ("RETRY_SCHEDULE", "1h".into()),
+                ("WORKER_INPROCESS_RETRIES", "0".into()),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    let a = fleet.spawn_worker(&[]).await;
+    let b = fleet.spawn_worker(&[]).await;
+    let workers = [&a, &b];
+    fleet
+        .control()
+        .set_faults(
+            Simulator::Entrata,
+            "leads/getLeads",
+            Faults {
+                error_rate: 1.0,
+                error_status: 503,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("faults");
+    // The same copy twice, as the broker redelivers a message whose acknowledgement was lost
+    // with its connection after the worker had stored its retry.
+    let body = serde_json::json!({
+        "webhookType": "oa.application.events",
+        "eventType": "ApplicationSubmitted",
+        "propertyId": 100001,
+        "applicationId": 4242,
+    })
+    .to_string();
+    let connection =
+        lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
+            .await
+            .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirm mode");
+    let properties = lapin::BasicProperties::default()
+        .with_message_id(format!("{}settled-copy", fleet.broker.prefix).into())
+        .with_content_type("application/json".into())
+        .with_delivery_mode(2);
+    let exchange = fleet.broker.topology().exchange();
+    let publish = || async {
+        channel
+            .basic_publish(
+                exchange.as_str().into(),
+                shared::envelope::ENTRATA_ROUTING_KEY.into(),
+                Default::default(),
+                body.as_bytes(),
+                properties.clone(),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm");
+    };
+    publish().await;
+    eventually(Duration::from_secs(20), "the retry stored", || async {
+        (jobs(&workers, "retried").await == 1.0).then_some(())
+    })
+    .await;
+    publish().await;
+    eventually(
+        Duration::from_secs(20),
+        "the second copy settled",
+        || async { (jobs(&workers, "duplicate").await == 1.0).then_some(()) },
+    )
+    .await;
+    let wait_queue = fleet
+        .broker
+        .topology()
+        .tier_for(WorkQueue::Screenings, Duration::from_secs(3600))
+        .queue;
+    assert_eq!(fleet.broker.count(&wait_queue).await, 1, "one lineage");
+    assert_eq!(jobs(&workers, "retried").await, 1.0);
+    let _ = connection.close(200, "done".into()).await;
+    fleet.stop().await;
+}
