@@ -12,7 +12,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    shared::telemetry::init(config.common.log_format);
+    let _telemetry = shared::telemetry::init(config.common.log_format, "ingest");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

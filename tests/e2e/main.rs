@@ -12,3 +12,4 @@ mod screening;
 mod screening_failures;
 mod screening_resilience;
 mod sweep;
+mod traces;

@@ -205,6 +205,7 @@ async fn process<H: Handler>(
         message_id = %job.message_id,
         trace_id = %job.trace_id
     );
+    shared::telemetry::continue_trace(&span, job.traceparent.as_deref());
     let work = async {
         let outcome = match settler.begin(&job, queue).await {
             Begin::Run => caught(settler.run(handler, &job)).await,

@@ -38,7 +38,7 @@ fn serve() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    shared::telemetry::init(config.common.log_format);
+    let _telemetry = shared::telemetry::init(config.common.log_format, "worker");
     let result = runtime().block_on(async {
         let shutdown = shared::shutdown::on_signals();
         let admin = tokio::net::TcpListener::bind(config.common.admin_listen).await?;
@@ -105,7 +105,7 @@ fn sweep_applications(args: &[String]) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    shared::telemetry::init(config.common.log_format);
+    let _telemetry = shared::telemetry::init(config.common.log_format, "worker");
     match runtime().block_on(sweep(&config, &args)) {
         Ok(report) => {
             let verb = if args.dry_run {

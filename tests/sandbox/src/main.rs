@@ -27,7 +27,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_CONFIG);
             }
         };
-    shared::telemetry::init(log_format);
+    let _telemetry = shared::telemetry::init(log_format, "sandbox");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
