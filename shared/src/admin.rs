@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use axum::{
     Router, extract::State, http::StatusCode, http::header, response::IntoResponse, routing::get,
 };
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
@@ -17,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 /// Whether the process should receive traffic.
 #[derive(Debug, Default)]
 pub struct Readiness {
-    ready: AtomicBool,
-    blocked: AtomicBool,
+    /// Each broker connection the component needs (by name): connected, blocked.
+    connections: Mutex<BTreeMap<String, (bool, bool)>>,
     draining: AtomicBool,
     /// A dependency other than the broker that the component cannot work without (the
     /// worker's ledger), with what `/readyz` says while it is missing.
@@ -31,14 +32,45 @@ impl Readiness {
         Arc::new(Self::default())
     }
 
-    /// Set by the component when it can (or can no longer) do its work.
-    pub fn set_ready(&self, ready: bool) {
-        self.ready.store(ready, Ordering::SeqCst);
+    /// A broker connection the component needs: not ready until every one expected is
+    /// connected.
+    pub fn expect_connection(&self, name: &str) {
+        self.connections
+            .lock()
+            .expect("not poisoned")
+            .entry(name.to_owned())
+            .or_insert((false, false));
     }
 
-    /// Set while the broker blocks the connection (resource alarm): not ready meanwhile.
-    pub fn set_blocked(&self, blocked: bool) {
-        self.blocked.store(blocked, Ordering::SeqCst);
+    /// Set by a connection's supervisor when it is up (topology declared, channels open) or
+    /// lost. Returns whether every expected connection is up now.
+    pub fn set_connected(&self, name: &str, connected: bool) -> bool {
+        let mut connections = self.connections.lock().expect("not poisoned");
+        let entry = connections.entry(name.to_owned()).or_insert((false, false));
+        entry.0 = connected;
+        if !connected {
+            entry.1 = false;
+        }
+        connections.values().all(|(up, _)| *up)
+    }
+
+    /// Set while the broker blocks a connection (resource alarm): not ready meanwhile. Returns
+    /// whether any connection is blocked now.
+    pub fn set_blocked(&self, name: &str, blocked: bool) -> bool {
+        let mut connections = self.connections.lock().expect("not poisoned");
+        let entry = connections.entry(name.to_owned()).or_insert((false, false));
+        entry.1 = blocked;
+        connections.values().any(|(_, b)| *b)
+    }
+
+    fn all_connected(&self) -> bool {
+        let connections = self.connections.lock().expect("not poisoned");
+        !connections.is_empty() && connections.values().all(|(up, _)| *up)
+    }
+
+    fn any_blocked(&self) -> bool {
+        let connections = self.connections.lock().expect("not poisoned");
+        connections.values().any(|(_, blocked)| *blocked)
     }
 
     /// Set while a dependency other than the broker is missing (`Some(why)`, shown by
@@ -63,8 +95,8 @@ impl Readiness {
 
     /// True when `/readyz` answers 200.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
-            && !self.blocked.load(Ordering::SeqCst)
+        self.all_connected()
+            && !self.any_blocked()
             && self.unavailable().is_none()
             && !self.is_draining()
     }
@@ -92,7 +124,7 @@ async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
         (StatusCode::SERVICE_UNAVAILABLE, "draining\n".to_owned())
     } else if let Some(why) = state.readiness.unavailable() {
         (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n"))
-    } else if state.readiness.blocked.load(Ordering::SeqCst) {
+    } else if state.readiness.any_blocked() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             "blocked: the broker has a resource alarm\n".to_owned(),
@@ -125,4 +157,35 @@ pub async fn serve(
     axum::serve(listener, router(metrics, readiness))
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Readiness;
+
+    #[test]
+    fn ready_only_while_every_expected_connection_is_up_and_none_is_blocked() {
+        let readiness = Readiness::new();
+        assert!(!readiness.is_ready(), "nothing expected yet: not ready");
+        readiness.expect_connection("worker@");
+        readiness.expect_connection("worker-publish@");
+        assert!(!readiness.set_connected("worker@", true));
+        assert!(
+            !readiness.is_ready(),
+            "the publishing connection is still down"
+        );
+        assert!(readiness.set_connected("worker-publish@", true));
+        assert!(readiness.is_ready());
+        assert!(readiness.set_blocked("worker-publish@", true));
+        assert!(!readiness.is_ready(), "blocked");
+        assert!(!readiness.set_connected("worker-publish@", false));
+        assert!(!readiness.is_ready());
+        assert!(readiness.set_connected("worker-publish@", true));
+        assert!(
+            readiness.is_ready(),
+            "a lost connection's alarm goes with it"
+        );
+        readiness.start_draining();
+        assert!(!readiness.is_ready());
+    }
 }

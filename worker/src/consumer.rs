@@ -26,7 +26,7 @@ use lapin::options::BasicAckOptions;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, Consumer};
-use shared::amqp::{PublishChannels, Session, WorkQueue};
+use shared::amqp::{Session, WorkQueue};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -48,27 +48,21 @@ pub trait Handler: Send + Sync + 'static {
     fn handle(&self, job: &Job) -> impl Future<Output = Outcome> + Send;
 }
 
-/// What the supervisor builds on each connection: publisher channels and one consumer per queue.
+/// What the consuming connection's supervisor builds on each connection: one consumer per
+/// queue. Outcomes are published on a second connection of their own (RabbitMQ advises
+/// separate connections: under a resource alarm it stops reading a publishing connection, and
+/// the acknowledgements on it would stall too).
 #[derive(Debug)]
 pub struct WorkerChannels {
-    publish: PublishChannels,
     consumers: Mutex<Vec<(WorkQueue, Channel, Consumer)>>,
 }
 
-impl AsRef<PublishChannels> for WorkerChannels {
-    fn as_ref(&self) -> &PublishChannels {
-        &self.publish
-    }
-}
-
 impl WorkerChannels {
-    /// Open the publisher channels and start consuming `queues` (name and prefetch each).
+    /// Start consuming `queues` (name and prefetch each).
     pub async fn open(
         connection: &Connection,
-        publish_channels: usize,
         queues: &[(WorkQueue, String, u16)],
     ) -> Result<Self, lapin::Error> {
-        let publish = PublishChannels::open(connection, publish_channels).await?;
         let mut consumers = Vec::new();
         for (queue, name, prefetch) in queues {
             let channel = connection.create_channel().await?;
@@ -86,7 +80,6 @@ impl WorkerChannels {
             consumers.push((*queue, channel, consumer));
         }
         Ok(Self {
-            publish,
             consumers: Mutex::new(consumers),
         })
     }
@@ -136,14 +129,15 @@ pub async fn consume<H: Handler>(
         // A resource alarm: whatever a job finishes it could not publish, so start none until
         // it lifts. This delivery and the prefetched ones wait unacknowledged, spending no
         // delivery attempt.
-        if session.is_blocked() {
+        if settler.publisher.is_blocked() {
             tracing::warn!(
                 queue = queue.as_str(),
                 "the broker blocks publishing: no new jobs until the alarm lifts"
             );
             tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = session.unblocked() => {}
+                _ = session.failed() => return,
+                _ = settler.publisher.unblocked() => {}
             }
             if session.is_failed() {
                 return;

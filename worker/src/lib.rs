@@ -31,7 +31,7 @@ use crate::ledger::{Ledger, LedgerMetrics};
 use crate::metrics::WorkerMetrics;
 use crate::settle::Settler;
 use shared::admin::{self, Readiness};
-use shared::amqp::{Publisher, Supervisor, WhileBlocked, WorkQueue};
+use shared::amqp::{PublishChannels, Publisher, Supervisor, WhileBlocked, WorkQueue};
 use shared::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,12 +99,21 @@ pub async fn run(
         stop_amqp.clone(),
         move |connection| {
             let queues = queues.clone();
-            async move { WorkerChannels::open(&connection, publish_channels, &queues).await }
+            async move { WorkerChannels::open(&connection, &queues).await }
         },
+    );
+    // Outcomes go out on a connection of their own, supervised apart.
+    let publishing = Supervisor::spawn(
+        config.common.amqp.clone(),
+        "worker-publish",
+        metrics.clone(),
+        readiness.clone(),
+        stop_amqp.clone(),
+        move |connection| async move { PublishChannels::open(&connection, publish_channels).await },
     );
 
     let settler = Arc::new(Settler {
-        publisher: Publisher::new(supervisor.sessions(), CONFIRM_TIMEOUT)
+        publisher: Publisher::new(publishing.sessions(), CONFIRM_TIMEOUT)
             .while_blocked(WhileBlocked::Wait),
         topology,
         policy: config.retry.clone(),
@@ -207,7 +216,10 @@ pub async fn run(
     }
     stop_amqp.cancel();
     stop_ledger.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(1), supervisor.join()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        tokio::join!(supervisor.join(), publishing.join())
+    })
+    .await;
     stop_admin.cancel();
     let _ = tokio::time::timeout(Duration::from_millis(500), admin).await;
     tracing::info!("worker stopped");

@@ -10,7 +10,9 @@ use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, ShortString};
-use shared::amqp::{Outgoing, PublishError, Publisher, Session, Topology, WorkQueue};
+use shared::amqp::{
+    Outgoing, PublishChannels, PublishError, Publisher, Session, Topology, WorkQueue,
+};
 use shared::envelope::{self, headers as h, text};
 use shared::retry::{self, NextStep, Pressure, RetryPolicy};
 use std::sync::Arc;
@@ -20,14 +22,17 @@ use std::time::{Duration, Instant};
 /// in a wait queue (no attempt spent either way).
 const LEDGER_HOLD: Duration = Duration::from_secs(60);
 
+/// How long an outcome waits for the publishing connection to come back.
+const PUBLISH_CONNECTION_WAIT: Duration = Duration::from_secs(30);
+
 /// How many rate-limit waits one delivery may sit out in process before it goes to a wait queue.
 const MAX_IN_PROCESS_THROTTLES: u32 = 3;
 
 /// Applies outcomes.
 #[derive(Debug)]
 pub struct Settler {
-    /// Confirmed publisher on the worker's connection.
-    pub publisher: Publisher<WorkerChannels>,
+    /// Confirmed publisher on the worker's publishing connection.
+    pub publisher: Publisher<PublishChannels>,
     /// Queue names.
     pub topology: Topology,
     /// The retry schedule.
@@ -108,17 +113,15 @@ impl Settler {
         }
     }
 
-    /// The run ended with this outcome label. Best effort: without it a run counts once more
-    /// toward the cap, or a settled copy redelivered runs again (its job is idempotent).
+    /// The run ended with this outcome label. A settled copy was marked before its
+    /// acknowledgement; `requeued` and `panicked` runs stay counted; an `abandoned` run (the
+    /// delivery's connection went: not the message's fault) is taken back. Best effort:
+    /// without it a run counts once more toward the cap.
     pub async fn end(&self, job: &Job, label: &'static str) {
-        let settled = match label {
-            // Not the message's fault: the connection went, the broker redelivers it.
-            "abandoned" => false,
-            // Never settled: these runs count.
-            "requeued" | "panicked" => return,
-            _ => true,
-        };
-        if let Err(error) = self.ledger.end_run(&job.copy_key, settled).await {
+        if label != "abandoned" {
+            return;
+        }
+        if let Err(error) = self.ledger.end_run(&job.copy_key, false).await {
             tracing::warn!(error = %error, "run not recorded as ended");
         }
     }
@@ -179,10 +182,12 @@ impl Settler {
 
     /// Make the outcome durable, then acknowledge. Returns the `outcome` metric label.
     ///
-    /// Everything is published on `session`, the connection the delivery came on. Once it is
-    /// gone the broker has already given the message to another consumer (or will), so this
-    /// run publishes nothing more: no second lineage of retries or follow-ups (outcome
-    /// `abandoned`).
+    /// `session` is the connection the delivery came on. Once it is gone the broker has
+    /// already given the message to another consumer (or will), so this run publishes nothing
+    /// more: no second lineage of retries or follow-ups (outcome `abandoned`). Should it go
+    /// while an outcome is being published (on the publishing connection), the copy is marked
+    /// settled in the ledger before the acknowledgement, and the redelivery is acknowledged
+    /// without running.
     pub async fn settle(
         &self,
         delivery: &Delivery,
@@ -278,6 +283,11 @@ impl Settler {
         };
         match result {
             Ok(label) => {
+                // Before the acknowledgement: should the delivery's connection go now, its
+                // redelivery is acknowledged without running (no second lineage).
+                if let Err(error) = self.ledger.end_run(&job.copy_key, true).await {
+                    tracing::warn!(error = %error, "copy not recorded as settled");
+                }
                 if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
                     // The broker redelivers it; every job is idempotent.
                     tracing::warn!(message_id = %job.message_id, error = %error, "ack failed; the delivery will come again");
@@ -460,9 +470,11 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    /// Publish on the delivery's session. A message returned as unroutable means a queue of
-    /// the topology is missing (an operator deleted a wait queue, say): declare the topology
-    /// again on this connection and publish once more.
+    /// Publish on the publishing connection, unless the delivery's own connection is gone
+    /// (then nothing: one lineage). While the publishing connection is down, wait for it as
+    /// long as a confirm may take. A message returned as unroutable means a queue of the
+    /// topology is missing (an operator deleted a wait queue, say): declare the topology again
+    /// and publish once more.
     async fn publish(&self, settler: &Settler, message: Outgoing<'_>) -> Result<(), PublishError> {
         let again = Outgoing {
             exchange: message.exchange,
@@ -470,19 +482,28 @@ impl Out<'_> {
             body: message.body,
             properties: message.properties.clone(),
         };
-        match settler
-            .publisher
-            .publish_on(self.session.clone(), message)
-            .await
-        {
+        let publish = |message| {
+            settler.publisher.publish_when_connected(
+                message,
+                PUBLISH_CONNECTION_WAIT,
+                self.session.failed(),
+            )
+        };
+        if self.session.is_failed() {
+            return Err(PublishError::NotConnected);
+        }
+        match publish(message).await {
             Err(PublishError::Returned { reply_code, .. }) => {
                 tracing::warn!(
                     queue = again.routing_key,
                     reply_code,
                     "outcome returned unroutable; declaring the topology again"
                 );
-                let channel = self
-                    .session
+                let session = settler
+                    .publisher
+                    .session()
+                    .ok_or(PublishError::NotConnected)?;
+                let channel = session
                     .connection()
                     .create_channel()
                     .await
@@ -490,10 +511,10 @@ impl Out<'_> {
                 let declared = settler.topology.declare(&channel).await;
                 let _ = channel.close(200, "topology declared".into()).await;
                 declared.map_err(PublishError::Channel)?;
-                settler
-                    .publisher
-                    .publish_on(self.session.clone(), again)
-                    .await
+                if self.session.is_failed() {
+                    return Err(PublishError::NotConnected);
+                }
+                publish(again).await
             }
             other => other,
         }

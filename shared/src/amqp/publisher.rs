@@ -29,6 +29,7 @@
 use super::supervisor::{Session, SessionWatch};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use std::future::Future;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -233,6 +234,51 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
             .is_some_and(|s| !s.is_failed())
     }
 
+    /// The current session, if one is up.
+    pub fn session(&self) -> Option<Arc<Session<T>>> {
+        self.sessions.borrow().clone().filter(|s| !s.is_failed())
+    }
+
+    /// True while the current session is blocked by a resource alarm.
+    pub fn is_blocked(&self) -> bool {
+        self.sessions
+            .borrow()
+            .as_ref()
+            .is_some_and(|s| s.is_blocked())
+    }
+
+    /// Resolves once the current session (if any) is not blocked.
+    pub async fn unblocked(&self) {
+        let session = self.sessions.borrow().clone();
+        if let Some(session) = session {
+            session.unblocked().await;
+        }
+    }
+
+    /// [`Publisher::publish`], waiting at most `wait` for a session while there is none, and
+    /// giving up as soon as `give_up` resolves (the worker: its delivery's connection is gone).
+    pub async fn publish_when_connected(
+        &self,
+        message: Outgoing<'_>,
+        wait: Duration,
+        give_up: impl Future<Output = ()>,
+    ) -> Result<(), PublishError> {
+        let mut sessions = self.sessions.clone();
+        let up = async {
+            sessions
+                .wait_for(|s| s.as_ref().is_some_and(|s| !s.is_failed()))
+                .await
+                .ok()
+                .and_then(|s| s.clone())
+        };
+        let session = tokio::select! {
+            session = tokio::time::timeout(wait, up) => session.ok().flatten(),
+            _ = give_up => None,
+        };
+        let session = session.ok_or(PublishError::NotConnected)?;
+        self.publish_on(session, message).await
+    }
+
     /// Publish and wait for the broker's confirm (at most the confirm timeout, not counting
     /// time under a resource alarm with [`WhileBlocked::Wait`]).
     pub async fn publish(&self, message: Outgoing<'_>) -> Result<(), PublishError> {
@@ -245,10 +291,7 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
         self.publish_on(session, message).await
     }
 
-    /// [`Publisher::publish`] on one given session, never on a later one: the worker
-    /// publishes a delivery's outcome on the connection the delivery came on, so that once
-    /// that connection is gone (and the broker redelivers the message) nothing of the old
-    /// run is published ("one lineage per message").
+    /// [`Publisher::publish`] on one given session, never on a later one.
     pub async fn publish_on(
         &self,
         session: Arc<Session<T>>,

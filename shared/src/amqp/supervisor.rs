@@ -1,4 +1,5 @@
-//! The connection supervisor: one connection per process, rebuilt after any loss.
+//! The connection supervisor: one connection, rebuilt after any loss (a process may run
+//! several, each with its own name: the worker publishes and consumes on two).
 //!
 //! The supervisor connects (with heartbeats and a connection name made of the binary and the
 //! prefix, so an operator or a test can find it in `rabbitmqctl list_connections`), declares
@@ -107,6 +108,7 @@ impl<T: Send + Sync + 'static> Supervisor<T> {
     {
         let (tx, sessions) = watch::channel(None);
         let name = connection_name(binary, &config.prefix);
+        readiness.expect_connection(&name);
         let task = tokio::spawn(async move {
             let mut backoff = backoff(&config);
             while !stop.is_cancelled() {
@@ -118,14 +120,15 @@ impl<T: Send + Sync + 'static> Supervisor<T> {
                         backoff = self::backoff(&config);
                         let session = Arc::new(session);
                         tracing::info!(connection = %name, "amqp connected, topology declared");
-                        metrics.amqp_connected.set(1);
-                        readiness.set_ready(true);
+                        let all = readiness.set_connected(&name, true);
+                        metrics.amqp_connected.set(i64::from(all));
                         let _ = tx.send(Some(session.clone()));
-                        let lost = watch_connection(&session, &stop, &readiness, &metrics).await;
-                        readiness.set_ready(false);
-                        readiness.set_blocked(false);
+                        let lost =
+                            watch_connection(&session, &name, &stop, &readiness, &metrics).await;
+                        readiness.set_connected(&name, false);
                         metrics.amqp_connected.set(0);
-                        metrics.amqp_blocked.set(0);
+                        let blocked = readiness.set_blocked(&name, false);
+                        metrics.amqp_blocked.set(i64::from(blocked));
                         let _ = tx.send(None);
                         session.failed.cancel();
                         if let Some(why) = lost {
@@ -237,6 +240,7 @@ enum ConnectError {
 /// Wait until the connection is lost (returns why) or `stop` is cancelled (returns `None`).
 async fn watch_connection<T>(
     session: &Session<T>,
+    name: &str,
     stop: &CancellationToken,
     readiness: &Readiness,
     metrics: &Metrics,
@@ -257,15 +261,15 @@ async fn watch_connection<T>(
                     tracing::warn!(reason = %reason, "the broker blocked publishing (resource alarm)");
                     // Readiness and metric first: a publisher woken by the change may answer
                     // its caller at once, and whoever looks next must see the alarm.
-                    readiness.set_blocked(true);
+                    readiness.set_blocked(name, true);
                     metrics.amqp_blocked.set(1);
                     session.blocked.send_replace(true);
                 }
                 Some(Event::ConnectionUnblocked) => {
                     tracing::info!("the broker accepts publishing again");
                     session.blocked.send_replace(false);
-                    metrics.amqp_blocked.set(0);
-                    readiness.set_blocked(false);
+                    let blocked = readiness.set_blocked(name, false);
+                    metrics.amqp_blocked.set(i64::from(blocked));
                 }
                 Some(_) => {}
                 None => return Some("event stream ended".into()),
