@@ -115,6 +115,33 @@ async fn permanent_failures_are_dead_lettered_at_once_with_their_reason() {
         .await;
     let creates = fleet.calls(Simulator::Payscore, "create_group").await;
     assert!(creates.is_empty(), "Payscore is not called without emails");
+
+    // A co-applicant without a first name: the household is refused whole, not sent partial
+    // (and not sent with an empty name that Payscore would refuse).
+    fleet
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(100001),
+            customer_types: Some(vec!["Primary".into(), "Co-Applicant".into()]),
+            every_email: true,
+            last_without_first_name: true,
+            ..Default::default()
+        })
+        .await
+        .expect("submit");
+    let dead = fleet
+        .dead_letter(WorkQueue::Screenings, "applicant_incomplete")
+        .await;
+    assert!(
+        fleet_tests::broker::header_text(&dead, "x-last-error")
+            .unwrap_or_default()
+            .contains("1 of 2 applicants"),
+    );
+    let creates = fleet.calls(Simulator::Payscore, "create_group").await;
+    assert!(
+        creates.is_empty(),
+        "Payscore is not called for an incomplete household"
+    );
     fleet.stop().await;
 }
 

@@ -130,6 +130,8 @@ pub enum DeadReason {
     ApplicationNotFound,
     /// An applicant to invite has no email address.
     NoApplicantEmail,
+    /// An applicant to invite has no first or last name in Entrata.
+    ApplicantIncomplete,
     /// The property's address cannot be sent to Payscore (unknown state, missing parts).
     PropertyAddressInvalid,
     /// Payscore answered 400 (for example an email address that does not exist).
@@ -161,6 +163,7 @@ impl DeadReason {
             DeadReason::UnreadableDelivery => "unreadable_delivery",
             DeadReason::ApplicationNotFound => "application_not_found",
             DeadReason::NoApplicantEmail => "no_applicant_email",
+            DeadReason::ApplicantIncomplete => "applicant_incomplete",
             DeadReason::PropertyAddressInvalid => "property_address_invalid",
             DeadReason::PayscoreRejected => "payscore_rejected",
             DeadReason::EntrataRejected => "entrata_rejected",

@@ -388,15 +388,9 @@ fn pick_lease<'a>(result: &'a Value, application_id: &str) -> Option<&'a Value> 
             })
             || json::text(json::field(lease, "applicationId")).as_deref() == Some(application_id)
     };
-    leases
-        .iter()
-        .find(belongs)
-        .copied()
-        .or(if leases.len() == 1 {
-            leases.first().copied()
-        } else {
-            None
-        })
+    // Only a lease that names this application: a lone lease of another application (a
+    // renewal, a transfer, a filter the server ignored) would invite a stranger's household.
+    leases.iter().find(belongs).copied()
 }
 
 fn address_of(property: &Value) -> Option<Address> {
@@ -425,5 +419,25 @@ mod tests {
         assert_eq!(address_of(&p).expect("address").state, "TX");
         let p = serde_json::json!({"PropertyID": 1, "Addresses": {"Address": [{"Address": "2 Elm", "City": "Reno", "StateCode": "NV", "PostalCode": "89501"}]}});
         assert_eq!(address_of(&p).expect("address").city, "Reno");
+    }
+
+    #[test]
+    fn only_a_lease_that_names_the_application_is_used() {
+        let lease = |id: u64, application: u64| {
+            serde_json::json!({"id": id, "leaseIntervals": {"leaseInterval": [
+                {"id": 1, "applicationId": application}
+            ]}})
+        };
+        let lone_stranger = serde_json::json!({"leases": {"lease": lease(5, 999)}});
+        assert!(
+            pick_lease(&lone_stranger, "77").is_none(),
+            "a lone lease of another application is never taken"
+        );
+        let several = serde_json::json!({"leases": {"lease": [lease(5, 999), lease(6, 77)]}});
+        let picked = pick_lease(&several, "77").expect("the matching lease");
+        assert_eq!(picked["id"], 6);
+        let nested = serde_json::json!({"leases": {"lease": {"id": 7, "leaseIntervals": {"leaseInterval": {
+            "id": 2, "applications": {"application": [{"id": 77}]}}}}}});
+        assert!(pick_lease(&nested, "77").is_some());
     }
 }

@@ -33,7 +33,9 @@ pub fn merge(prospect: Option<&Value>, lease: Option<&Value>) -> Option<Applicat
         for customer in &mut customers {
             let same = lead_customers.iter().find(|c| {
                 (c.id.is_some() && c.id == customer.id)
-                    || (c.first_name.eq_ignore_ascii_case(&customer.first_name)
+                    || (!c.first_name.is_empty()
+                        && !c.last_name.is_empty()
+                        && c.first_name.eq_ignore_ascii_case(&customer.first_name)
                         && c.last_name.eq_ignore_ascii_case(&customer.last_name))
             });
             if let Some(same) = same {
@@ -85,7 +87,8 @@ fn lease_customer(c: &Value) -> Option<Customer> {
     Some(Customer {
         id: text(field(c, "id")).or_else(|| text(field(c, "customerId"))),
         customer_type: text(field(c, "customerType")),
-        first_name: text(field(c, "firstName"))?,
+        // Kept without a name: a household missing one is refused whole, never sent partial.
+        first_name: text(field(c, "firstName")).unwrap_or_default(),
         last_name: text(field(c, "lastName")).unwrap_or_default(),
         email: text(field(c, "emailAddress")).or_else(|| text(field(c, "email"))),
         phone,
@@ -96,7 +99,7 @@ fn lead_customer(c: &Value) -> Option<Customer> {
     Some(Customer {
         id: text(field(c, "customerId")).or_else(|| text(field(c, "id"))),
         customer_type: text(field(c, "customerType")),
-        first_name: text(field(c, "firstName"))?,
+        first_name: text(field(c, "firstName")).unwrap_or_default(),
         last_name: text(field(c, "lastName")).unwrap_or_default(),
         email: text(field(c, "email")).or_else(|| text(field(c, "emailAddress"))),
         phone: [
@@ -156,5 +159,16 @@ mod tests {
         assert_eq!(app.monthly_rent, Some(990.0));
         assert_eq!(app.unit.as_deref(), Some("7"));
         assert!(merge(None, None).is_none());
+    }
+
+    #[test]
+    fn a_customer_without_a_name_is_kept_so_that_the_household_is_refused_whole() {
+        let lease = json!({"id": 1, "customers": {"customer": [
+            {"id": 1, "customerType": "Primary", "firstName": "Ana", "lastName": "Ruiz"},
+            {"id": 2, "customerType": "Co-Applicant", "firstName": " ", "lastName": "Ruiz"}
+        ]}});
+        let app = merge(None, Some(&lease)).expect("found");
+        assert_eq!(app.customers.len(), 2);
+        assert_eq!(app.customers[1].first_name, "");
     }
 }

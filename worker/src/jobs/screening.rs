@@ -344,6 +344,21 @@ fn build_request(
             None => true,
         })
         .collect();
+    // Payscore needs both names: one missing would earn a 400, one left out would invite a
+    // partial household.
+    let without_name = invited
+        .iter()
+        .filter(|c| c.first_name.trim().is_empty() || c.last_name.trim().is_empty())
+        .count();
+    if without_name > 0 {
+        return Err(Outcome::dead(
+            DeadReason::ApplicantIncomplete,
+            format!(
+                "{without_name} of {} applicants to invite have no first or last name in Entrata",
+                invited.len()
+            ),
+        ));
+    }
     let without_email = invited.iter().filter(|c| c.email.is_none()).count();
     if invited.is_empty() || without_email > 0 {
         return Err(Outcome::dead(

@@ -64,6 +64,8 @@ pub struct Shape {
     pub primary_email: Option<String>,
     /// Base rent, e.g. `"1650.00"`.
     pub rent: Option<String>,
+    /// The last customer has no first name (as Entrata allows on a guest card).
+    pub last_without_first_name: bool,
 }
 
 /// The id allocator and random source.
@@ -124,11 +126,16 @@ impl Generator {
                 types
             }
         };
-        let customers = types
+        let mut customers: Vec<Customer> = types
             .into_iter()
             .enumerate()
             .map(|(i, customer_type)| self.customer(customer_type, i == 0, shape))
             .collect();
+        if shape.last_without_first_name
+            && let Some(last) = customers.last_mut()
+        {
+            last.first_name = String::new();
+        }
         let dollars = self.rng.u32(180..700) * 5;
         let cents = if self.rng.u8(..10) == 0 { 50 } else { 0 };
         let mut other_charges = Vec::new();

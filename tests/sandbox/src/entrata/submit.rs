@@ -34,6 +34,8 @@ pub struct SubmitOptions {
     pub nonexistent_email: bool,
     /// Base rent, e.g. `"1650.00"`.
     pub rent: Option<String>,
+    /// The last customer has no first name.
+    pub last_without_first_name: bool,
     /// `eventType` of the webhook (default `ApplicationSubmitted`).
     pub event_type: Option<String>,
     /// Send the webhook (default true).
@@ -126,6 +128,7 @@ impl EntrataState {
                 .then(|| self.nonexistent_emails.first().cloned())
                 .flatten(),
             rent: options.rent.clone(),
+            last_without_first_name: options.last_without_first_name,
         };
         let app = {
             let mut data = self.write();
