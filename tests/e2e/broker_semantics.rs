@@ -177,6 +177,9 @@ async fn twenty_five_reconnects_in_a_row_with_a_backlog_dead_letter_nothing() {
             s.application_id
         );
     }
+    // The workers first: a worker still running after the clean-up would declare the
+    // queues again.
+    drop((a, b));
     fleet.stop().await;
 }
 
@@ -246,6 +249,9 @@ async fn an_outcome_no_queue_will_take_stops_after_the_worker_run_cap_on_either_
         .len();
     assert_eq!(calls, 3, "one Entrata call per real run");
     assert_eq!(fleet.broker.count(&wait_queue).await, 1, "nothing stored");
+    // The workers first: a worker still running after the clean-up would declare the
+    // queues again.
+    drop((a, b));
     fleet.stop().await;
 }
 
@@ -337,5 +343,8 @@ async fn a_copy_delivered_again_after_its_outcome_was_stored_is_acknowledged_wit
     assert_eq!(fleet.broker.count(&wait_queue).await, 1, "one lineage");
     assert_eq!(jobs(&workers, "retried").await, 1.0);
     let _ = connection.close(200, "done".into()).await;
+    // The workers first: a worker still running after the clean-up would declare the
+    // queues again.
+    drop((a, b));
     fleet.stop().await;
 }
