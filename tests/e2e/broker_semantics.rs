@@ -42,9 +42,57 @@ async fn jobs(workers: &[&WorkerProcess], outcome: &str) -> f64 {
     sum
 }
 
-/// Publish one persistent message through the default exchange (`exchange` empty) or an
-/// exchange, confirmed.
-async fn publish(routing_key: &str, exchange: &str, body: &[u8]) {
+/// A fleet without its in-process worker, and two worker processes on it.
+async fn two_workers(
+    test: &str,
+    env: Vec<(&'static str, String)>,
+) -> (Fleet, WorkerProcess, WorkerProcess) {
+    let fleet = Fleet::start(
+        test,
+        FleetOptions {
+            start_worker: false,
+            env,
+            ..Default::default()
+        },
+    )
+    .await;
+    let a = fleet.spawn_worker(&[]).await;
+    let b = fleet.spawn_worker(&[]).await;
+    (fleet, a, b)
+}
+
+/// Stop the workers, then the fleet: a worker still running after the clean-up would declare
+/// the queues again.
+async fn stop(fleet: Fleet, workers: (WorkerProcess, WorkerProcess)) {
+    drop(workers);
+    fleet.stop().await;
+}
+
+/// Every `leads/getLeads` answers 503: each run fails and wants a retry.
+async fn entrata_reads_fail(fleet: &Fleet) {
+    fleet
+        .control()
+        .set_faults(
+            Simulator::Entrata,
+            "leads/getLeads",
+            Faults {
+                error_rate: 1.0,
+                error_status: 503,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("faults");
+}
+
+/// Publish one persistent message through `exchange` (empty: the default exchange) and wait
+/// for the broker to store it.
+async fn publish(
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: lapin::BasicProperties,
+) {
     let connection =
         lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
             .await
@@ -60,7 +108,7 @@ async fn publish(routing_key: &str, exchange: &str, body: &[u8]) {
             routing_key.into(),
             Default::default(),
             body,
-            lapin::BasicProperties::default().with_delivery_mode(2),
+            properties.with_delivery_mode(2),
         )
         .await
         .expect("publish")
@@ -72,20 +120,14 @@ async fn publish(routing_key: &str, exchange: &str, body: &[u8]) {
 
 #[tokio::test]
 async fn twenty_five_reconnects_in_a_row_with_a_backlog_dead_letter_nothing() {
-    let fleet = Fleet::start(
+    let (fleet, a, b) = two_workers(
         "reconnects",
-        FleetOptions {
-            start_worker: false,
-            env: vec![
-                ("WORKER_PREFETCH", "4".into()),
-                ("ENTRATA_TIMEOUT_MS", "20000".into()),
-            ],
-            ..Default::default()
-        },
+        vec![
+            ("WORKER_PREFETCH", "4".into()),
+            ("ENTRATA_TIMEOUT_MS", "20000".into()),
+        ],
     )
     .await;
-    let a = fleet.spawn_worker(&[]).await;
-    let b = fleet.spawn_worker(&[]).await;
     let workers = [&a, &b];
     // Entrata's lease and lead reads answer after 15 s, longer than the time between two
     // closures: every closure finds each worker's deliveries unsettled (prefetch 4 each), and
@@ -177,29 +219,20 @@ async fn twenty_five_reconnects_in_a_row_with_a_backlog_dead_letter_nothing() {
             s.application_id
         );
     }
-    // The workers first: a worker still running after the clean-up would declare the
-    // queues again.
-    drop((a, b));
-    fleet.stop().await;
+    stop(fleet, (a, b)).await;
 }
 
 #[tokio::test]
 async fn an_outcome_no_queue_will_take_stops_after_the_worker_run_cap_on_either_broker() {
-    let fleet = Fleet::start(
+    let (fleet, a, b) = two_workers(
         "refused-outcome",
-        FleetOptions {
-            start_worker: false,
-            env: vec![
-                ("WORKER_MAX_RUNS", "3".into()),
-                ("WORKER_INPROCESS_RETRIES", "0".into()),
-                ("RETRY_SCHEDULE", "1h".into()),
-            ],
-            ..Default::default()
-        },
+        vec![
+            ("WORKER_MAX_RUNS", "3".into()),
+            ("WORKER_INPROCESS_RETRIES", "0".into()),
+            ("RETRY_SCHEDULE", "1h".into()),
+        ],
     )
     .await;
-    let a = fleet.spawn_worker(&[]).await;
-    let b = fleet.spawn_worker(&[]).await;
     let workers = [&a, &b];
     // The wait queue refuses every message (over a length limit, reject-publish, as an
     // operator's policy might set it): a retry can never be stored. A quorum queue refuses
@@ -209,26 +242,14 @@ async fn an_outcome_no_queue_will_take_stops_after_the_worker_run_cap_on_either_
         .topology()
         .tier_for(WorkQueue::Screenings, Duration::from_secs(3600))
         .queue;
-    publish(&wait_queue, "", b"parked").await;
+    publish("", &wait_queue, b"parked", Default::default()).await;
     let _policy = fleet.broker.set_policy(
         "refuse-retries",
         r"screenings\.retry\.",
         r#"{"max-length": 0, "overflow": "reject-publish"}"#,
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    fleet
-        .control()
-        .set_faults(
-            Simulator::Entrata,
-            "leads/getLeads",
-            Faults {
-                error_rate: 1.0,
-                error_status: 503,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("faults");
+    entrata_reads_fail(&fleet).await;
     fleet.submit(100001).await;
     let dead = fleet
         .dead_letter(WorkQueue::Screenings, "delivery_limit")
@@ -249,43 +270,22 @@ async fn an_outcome_no_queue_will_take_stops_after_the_worker_run_cap_on_either_
         .len();
     assert_eq!(calls, 3, "one Entrata call per real run");
     assert_eq!(fleet.broker.count(&wait_queue).await, 1, "nothing stored");
-    // The workers first: a worker still running after the clean-up would declare the
-    // queues again.
-    drop((a, b));
-    fleet.stop().await;
+    stop(fleet, (a, b)).await;
 }
 
 #[tokio::test]
 async fn a_copy_delivered_again_after_its_outcome_was_stored_is_acknowledged_without_running() {
-    let fleet = Fleet::start(
+    let (fleet, a, b) = two_workers(
         "settled-copy",
-        FleetOptions {
-            start_worker: false,
-            env: vec![
-                // Retries wait an hour: the retry copy stays visible in its wait queue.
-                ("RETRY_SCHEDULE", "1h".into()),
-                ("WORKER_INPROCESS_RETRIES", "0".into()),
-            ],
-            ..Default::default()
-        },
+        vec![
+            // Retries wait an hour: the retry copy stays visible in its wait queue.
+            ("RETRY_SCHEDULE", "1h".into()),
+            ("WORKER_INPROCESS_RETRIES", "0".into()),
+        ],
     )
     .await;
-    let a = fleet.spawn_worker(&[]).await;
-    let b = fleet.spawn_worker(&[]).await;
     let workers = [&a, &b];
-    fleet
-        .control()
-        .set_faults(
-            Simulator::Entrata,
-            "leads/getLeads",
-            Faults {
-                error_rate: 1.0,
-                error_status: 503,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("faults");
+    entrata_reads_fail(&fleet).await;
     // The same copy twice, as the broker redelivers a message whose acknowledgement was lost
     // with its connection after the worker had stored its retry.
     let body = serde_json::json!({
@@ -295,33 +295,17 @@ async fn a_copy_delivered_again_after_its_outcome_was_stored_is_acknowledged_wit
         "applicationId": 4242,
     })
     .to_string();
-    let connection =
-        lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
-            .await
-            .expect("connect");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .confirm_select(Default::default())
-        .await
-        .expect("confirm mode");
     let properties = lapin::BasicProperties::default()
         .with_message_id(format!("{}settled-copy", fleet.broker.prefix).into())
-        .with_content_type("application/json".into())
-        .with_delivery_mode(2);
+        .with_content_type("application/json".into());
     let exchange = fleet.broker.topology().exchange();
-    let publish = || async {
-        channel
-            .basic_publish(
-                exchange.as_str().into(),
-                shared::envelope::ENTRATA_ROUTING_KEY.into(),
-                Default::default(),
-                body.as_bytes(),
-                properties.clone(),
-            )
-            .await
-            .expect("publish")
-            .await
-            .expect("confirm");
+    let publish = || {
+        publish(
+            &exchange,
+            shared::envelope::ENTRATA_ROUTING_KEY,
+            body.as_bytes(),
+            properties.clone(),
+        )
     };
     publish().await;
     eventually(Duration::from_secs(20), "the retry stored", || async {
@@ -342,9 +326,44 @@ async fn a_copy_delivered_again_after_its_outcome_was_stored_is_acknowledged_wit
         .queue;
     assert_eq!(fleet.broker.count(&wait_queue).await, 1, "one lineage");
     assert_eq!(jobs(&workers, "retried").await, 1.0);
-    let _ = connection.close(200, "done".into()).await;
-    // The workers first: a worker still running after the clean-up would declare the
-    // queues again.
-    drop((a, b));
+    stop(fleet, (a, b)).await;
+}
+
+#[tokio::test]
+async fn every_queue_declares_its_delivery_limit_explicitly() {
+    let fleet = Fleet::start("queue-arguments", FleetOptions::default()).await;
+    let listing = fleet_tests::broker::rabbitmqctl()
+        .args(["list_queues", "name", "arguments", "-q"])
+        .output()
+        .expect("rabbitmqctl list_queues");
+    let text = String::from_utf8_lossy(&listing.stdout);
+    let topology = fleet.broker.topology();
+    let work = [
+        topology.queue(WorkQueue::Screenings),
+        topology.queue(WorkQueue::Reports),
+    ];
+    let ours: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(name, _)| name.starts_with(&fleet.broker.prefix))
+        .collect();
+    let wait_queues = ours.iter().filter(|(n, _)| n.contains(".retry.")).count();
+    assert!(wait_queues >= 2, "wait queues declared: {text}");
+    for (name, arguments) in ours {
+        let at = arguments
+            .find("x-delivery-limit")
+            .unwrap_or_else(|| panic!("{name} has an explicit delivery limit: {arguments}"));
+        let limit: String = arguments[at..]
+            .chars()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let wanted = if work.iter().any(|w| w == name) {
+            "100"
+        } else {
+            "1000000"
+        };
+        assert_eq!(limit, wanted, "{name}: {arguments}");
+    }
     fleet.stop().await;
 }

@@ -46,7 +46,7 @@ pub(crate) async fn suppress_completion(fleet: &Fleet) {
 }
 
 /// Complete the group in Payscore without letting its completion webhook go out.
-async fn complete_without_webhook(fleet: &Fleet, group: &ControlGroup) {
+pub(crate) async fn complete_without_webhook(fleet: &Fleet, group: &ControlGroup) {
     suppress_completion(fleet).await;
     fleet
         .control()

@@ -117,19 +117,7 @@ async fn after_the_broker_closes_its_connections_the_worker_consumes_again_by_it
 
     // ingest's, and the worker's two: one consuming, one publishing.
     assert_eq!(fleet.broker.close_connections(), 3);
-    let client = reqwest::Client::new();
-    let readyz = format!("{}/readyz", fleet.worker().admin_url);
-    eventually(Duration::from_secs(20), "worker ready again", || async {
-        client
-            .get(&readyz)
-            .send()
-            .await
-            .ok()?
-            .status()
-            .is_success()
-            .then_some(())
-    })
-    .await;
+    fleet_tests::worker::wait_until_ready(&fleet.worker().admin_url).await;
     fleet.ingest.wait_ready().await;
     let b = fleet.submit(100002).await;
     assert_eq!(b.webhook.as_ref().and_then(|w| w.status), Some(202));
