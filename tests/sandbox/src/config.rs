@@ -55,6 +55,9 @@ pub struct PayscoreConfig {
     pub unique_correlation_ids: bool,
     /// How long a new group stays out of the list routes (a search index's lag).
     pub list_lag: Duration,
+    /// The assumed v1 list `GET /api/v1/screening_groups` ignores `correlation_id` (the other
+    /// reading of an undocumented route; the documented v2 `applicant_groups` always filters).
+    pub screening_groups_unfiltered: bool,
 }
 
 /// Entrata simulator settings.
@@ -72,6 +75,23 @@ pub struct EntrataConfig {
     pub rate_limit_per_minute: u32,
     /// HTTP status of an authentication failure (its body is always an error envelope).
     pub auth_failure_status: u16,
+    /// HTTP status of a method's error envelope (an unknown lead, a missing parameter, …):
+    /// 200 as the simulator always answered, or 400, the other reading of S1's
+    /// "200 Success / 400 Failure". A rate-limited call is 429 either way.
+    pub error_status: u16,
+    /// Items per page of the paginated methods when the request has no `per_page` (at
+    /// most [`crate::entrata::paging::MAX_PER_PAGE`]).
+    pub page_size: u32,
+    /// `getProperties` shows the Mailing address as the top-level `Address` and first in
+    /// `Addresses.Address[]`, the street address second (as some Entrata data does).
+    pub mailing_address_first: bool,
+    /// A `getLeads` lead id is the application id (the reading the reference presumes, not
+    /// confirmed: §7.1, §11 q3). When false, each lead has its own id, shown as `leadId` and
+    /// `id` on the prospect, and `leadId` filters on it.
+    pub lead_ids_are_application_ids: bool,
+    /// Lead customers carry `customerType` (`Primary`, `Co-Applicant`, …), which the
+    /// reference's `getLeads` model does not have; by default they do not.
+    pub lead_customer_types: bool,
 }
 
 /// Where and how the Entrata simulator delivers `oa.application.events` webhooks.
@@ -149,6 +169,7 @@ impl Default for SandboxConfig {
                 page_size: 25,
                 unique_correlation_ids: false,
                 list_lag: Duration::ZERO,
+                screening_groups_unfiltered: false,
             },
             entrata: EntrataConfig {
                 api_key: Secret::new("sandbox-api-key"),
@@ -157,6 +178,11 @@ impl Default for SandboxConfig {
                 applications_per_property: 3,
                 rate_limit_per_minute: 10_000,
                 auth_failure_status: 200,
+                error_status: 200,
+                page_size: 100,
+                mailing_address_first: false,
+                lead_ids_are_application_ids: true,
+                lead_customer_types: false,
             },
             ingest: IngestTarget::default(),
             faults: InitialFaults::default(),
@@ -209,6 +235,8 @@ impl SandboxConfig {
                 unique_correlation_ids: env
                     .bool_or("SANDBOX_PAYSCORE_UNIQUE_CORRELATION_IDS", false)?,
                 list_lag: Duration::from_millis(env.parse_or("SANDBOX_PAYSCORE_LIST_LAG_MS", 0)?),
+                screening_groups_unfiltered: env
+                    .bool_or("SANDBOX_PAYSCORE_SCREENING_GROUPS_UNFILTERED", false)?,
             },
             entrata: EntrataConfig {
                 api_key: env
@@ -222,6 +250,16 @@ impl SandboxConfig {
                     .positive_or("SANDBOX_ENTRATA_RATE_LIMIT_PER_MINUTE", 10_000)?
                     as u32,
                 auth_failure_status: env.parse_or("SANDBOX_ENTRATA_AUTH_FAILURE_STATUS", 200)?,
+                error_status: http_status(env, "SANDBOX_ENTRATA_ERROR_STATUS", 200)?,
+                page_size: env
+                    .positive_or("SANDBOX_ENTRATA_PAGE_SIZE", 100)?
+                    .min(u64::from(crate::entrata::paging::MAX_PER_PAGE))
+                    as u32,
+                mailing_address_first: env
+                    .bool_or("SANDBOX_ENTRATA_MAILING_ADDRESS_FIRST", false)?,
+                lead_ids_are_application_ids: env
+                    .bool_or("SANDBOX_ENTRATA_LEAD_IDS_ARE_APPLICATION_IDS", true)?,
+                lead_customer_types: env.bool_or("SANDBOX_ENTRATA_LEAD_CUSTOMER_TYPES", false)?,
             },
             ingest: IngestTarget {
                 url: env.string("SANDBOX_INGEST_URL"),
@@ -232,6 +270,18 @@ impl SandboxConfig {
             faults,
         })
     }
+}
+
+/// An HTTP status a simulator answers with: 200–599.
+fn http_status(env: &impl Env, key: &str, default: u16) -> Result<u16, ConfigError> {
+    let status: u16 = env.parse_or(key, default)?;
+    if !(200..=599).contains(&status) {
+        return Err(ConfigError::new(
+            key,
+            "must be an HTTP status from 200 to 599",
+        ));
+    }
+    Ok(status)
 }
 
 #[cfg(test)]
@@ -245,6 +295,45 @@ mod tests {
         assert_eq!(config.payscore.client_id, "sandbox-client");
         assert_eq!(config.payscore_listen.port(), 18081);
         assert_eq!(config.payscore.webhook_retry_delays.len(), 3);
+        assert_eq!(config.entrata.error_status, 200);
+        assert_eq!(config.entrata.page_size, 100);
+        assert!(!config.entrata.mailing_address_first);
+        assert!(config.entrata.lead_ids_are_application_ids);
+        assert!(!config.entrata.lead_customer_types);
+    }
+
+    #[test]
+    fn the_entrata_readings_are_read_from_the_environment() {
+        let env: HashMap<&str, String> = [
+            ("SANDBOX_ENTRATA_ERROR_STATUS", "400".to_owned()),
+            ("SANDBOX_ENTRATA_PAGE_SIZE", "5000".to_owned()),
+            ("SANDBOX_ENTRATA_MAILING_ADDRESS_FIRST", "true".to_owned()),
+            (
+                "SANDBOX_ENTRATA_LEAD_IDS_ARE_APPLICATION_IDS",
+                "0".to_owned(),
+            ),
+            ("SANDBOX_ENTRATA_LEAD_CUSTOMER_TYPES", "yes".to_owned()),
+        ]
+        .into();
+        let entrata = SandboxConfig::from_env(&env).expect("valid").entrata;
+        assert_eq!(entrata.error_status, 400);
+        assert_eq!(entrata.page_size, 1000, "capped like per_page");
+        assert!(entrata.mailing_address_first);
+        assert!(!entrata.lead_ids_are_application_ids);
+        assert!(entrata.lead_customer_types);
+    }
+
+    #[test]
+    fn an_error_status_that_is_not_an_http_status_names_the_variable() {
+        for bad in ["99", "600", "abc"] {
+            let env: HashMap<&str, String> =
+                [("SANDBOX_ENTRATA_ERROR_STATUS", bad.to_owned())].into();
+            let error = SandboxConfig::from_env(&env).expect_err(bad);
+            assert_eq!(error.var, "SANDBOX_ENTRATA_ERROR_STATUS");
+        }
+        let zero: HashMap<&str, String> = [("SANDBOX_ENTRATA_PAGE_SIZE", "0".to_owned())].into();
+        let error = SandboxConfig::from_env(&zero).expect_err("zero");
+        assert_eq!(error.var, "SANDBOX_ENTRATA_PAGE_SIZE");
     }
 
     #[test]

@@ -72,6 +72,23 @@ impl Core {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Response>,
     {
+        self.intercept_versioned(route, None, connection, handle)
+            .await
+    }
+
+    /// [`Core::intercept`] for a call that named a method version (Entrata's
+    /// `method.version`), which the call log keeps.
+    pub async fn intercept_versioned<F, Fut>(
+        &self,
+        route: &'static str,
+        version: Option<&str>,
+        connection: Option<&Connection>,
+        handle: F,
+    ) -> Response
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Response>,
+    {
         let started = Instant::now();
         let received_at_ms = now_ms();
         let decision = self.faults.decide(route);
@@ -79,7 +96,8 @@ impl Core {
             tokio::time::sleep(delay).await;
         }
         let finish = |status: Option<u16>, outcome: Outcome| {
-            self.calls.record(route, received_at_ms, status, outcome);
+            self.calls
+                .record(route, version, received_at_ms, status, outcome);
             let seconds = started.elapsed().as_secs_f64();
             self.metrics
                 .request(self.simulator.as_str(), route, status, seconds);

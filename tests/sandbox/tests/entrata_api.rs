@@ -3,16 +3,9 @@
 
 mod common;
 
-use common::{entrata, envelope, http, start};
+use common::{as_list, entrata, entrata_with, envelope, http, start, start_with};
+use sandbox::{SandboxConfig, Simulator};
 use serde_json::{Value, json};
-
-fn as_list(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(items) => items.clone(),
-        Value::Null => vec![],
-        other => vec![other.clone()],
-    }
-}
 
 #[tokio::test]
 async fn get_properties_has_the_physical_property_shape_with_attributes_and_state_codes() {
@@ -246,4 +239,172 @@ async fn an_exhausted_budget_recovers_after_the_announced_reset() {
         async move { (entrata(sandbox, "leads", "getLeads", params).await.0 == 200).then_some(()) }
     })
     .await;
+}
+
+fn config_with(change: impl FnOnce(&mut sandbox::config::EntrataConfig)) -> SandboxConfig {
+    let mut config = SandboxConfig::default();
+    change(&mut config.entrata);
+    config
+}
+
+#[tokio::test]
+async fn a_method_error_is_answered_with_the_configured_http_status_and_429_stays_429() {
+    let sandbox = start_with(config_with(|e| e.error_status = 400)).await;
+    let (status, headers, body) =
+        entrata(&sandbox, "leads", "getLeads", json!({ "propertyId": 42 })).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["response"]["error"]["code"], 404);
+    assert_eq!(body["response"]["requestId"], "15");
+    assert!(headers.contains_key("x-ratelimit-remaining"));
+    let (status, _, _) = entrata(
+        &sandbox,
+        "leads",
+        "getLeads",
+        json!({ "propertyId": 100001 }),
+    )
+    .await;
+    assert_eq!(status, 200, "a success stays 200");
+    sandbox
+        .control()
+        .exhaust_rate_limit(Some("leads"), 60)
+        .await
+        .expect("exhausted");
+    let (status, headers, body) =
+        entrata(&sandbox, "leads", "getLeads", json!({ "propertyId": 42 })).await;
+    assert_eq!(
+        (status, body["response"]["error"]["code"].clone()),
+        (429, json!(429))
+    );
+    assert!(headers.contains_key("x-ratelimit-reset"));
+}
+
+#[tokio::test]
+async fn the_call_log_keeps_the_version_each_entrata_method_was_called_with() {
+    let sandbox = start().await;
+    entrata(
+        &sandbox,
+        "leads",
+        "getLeads",
+        json!({ "propertyId": 100001 }),
+    )
+    .await;
+    let r2 = json!({ "auth": { "type": "apikey" },
+                     "method": { "name": "getLeases", "version": "r2", "params": { "propertyId": 100001 } } });
+    entrata_with(&sandbox, "leases", "", &r2).await;
+    let bare = json!({ "auth": { "type": "apikey" },
+                       "method": { "name": "getProperties", "params": {} } });
+    entrata_with(&sandbox, "properties", "", &bare).await;
+    let calls = sandbox
+        .control()
+        .calls(Simulator::Entrata, None)
+        .await
+        .expect("calls");
+    let versions: Vec<(&str, Option<&str>)> = calls
+        .iter()
+        .map(|c| (c.route.as_str(), c.version.as_deref()))
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            ("leads/getLeads", Some("r1")),
+            ("leases/getLeases", Some("r2")),
+            ("properties/getProperties", None)
+        ]
+    );
+    common::token(&sandbox).await;
+    let payscore = sandbox
+        .control()
+        .calls(Simulator::Payscore, Some("auth"))
+        .await
+        .expect("calls");
+    assert_eq!(payscore[0].version, None, "Payscore calls have no version");
+}
+
+#[tokio::test]
+async fn with_mailing_address_first_the_top_level_address_is_the_po_box() {
+    let sandbox = start_with(config_with(|e| e.mailing_address_first = true)).await;
+    let street = sandbox.control().properties().await.expect("properties")[0]
+        .street
+        .clone();
+    let params = json!({ "propertyIds": "100001" });
+    let (_, _, body) = entrata(&sandbox, "properties", "getProperties", params).await;
+    let property = &body["response"]["result"]["PhysicalProperty"]["Property"];
+    assert_eq!(property["Address"]["@attributes"]["AddressType"], "Mailing");
+    assert!(
+        property["Address"]["Address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("PO Box"))
+    );
+    let addresses = as_list(&property["Addresses"]["Address"]);
+    let types: Vec<&Value> = addresses.iter().map(|a| &a["AddressType"]).collect();
+    assert_eq!(types, [&json!("Mailing"), &json!("Primary")]);
+    assert_eq!(
+        addresses[1]["Address"],
+        street.as_str(),
+        "the street stays in Primary"
+    );
+}
+
+#[tokio::test]
+async fn with_own_lead_ids_a_caller_passing_the_application_id_finds_no_lead() {
+    let sandbox = start_with(config_with(|e| e.lead_ids_are_application_ids = false)).await;
+    let submitted = sandbox
+        .control()
+        .submit_application(&Default::default())
+        .await
+        .expect("submitted");
+    let by_application =
+        json!({ "propertyId": submitted.property_id, "leadId": submitted.application_id });
+    let (status, _, body) = entrata(&sandbox, "leads", "getLeads", by_application).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["response"]["error"]["code"], 404);
+    assert_eq!(
+        body["response"]["error"]["message"],
+        "No leads found for the given criteria."
+    );
+
+    let application_id = json!(submitted.application_id.to_string());
+    let all = json!({ "propertyId": submitted.property_id });
+    let (_, _, body) = entrata(&sandbox, "leads", "getLeads", all).await;
+    let prospects = as_list(&body["response"]["result"]["prospects"]["prospect"]);
+    let ours = prospects
+        .iter()
+        .find(|p| p["applicationId"] == application_id)
+        .expect("listed");
+    let lead_id = ours["leadId"].as_str().expect("a lead id").to_owned();
+    assert_ne!(lead_id, submitted.application_id.to_string());
+    assert_eq!(ours["id"], lead_id.as_str());
+    let by_lead = json!({ "propertyId": submitted.property_id, "leadId": lead_id });
+    let (_, _, body) = entrata(&sandbox, "leads", "getLeads", by_lead).await;
+    assert_eq!(
+        body["response"]["result"]["prospects"]["prospect"]["applicationId"],
+        submitted.application_id.to_string()
+    );
+}
+
+#[tokio::test]
+async fn lead_customers_carry_their_type_only_when_configured() {
+    let options = serde_json::from_value(json!({ "customer_types": ["Primary", "Guarantor"] }))
+        .expect("options");
+    for (configured, expected) in [
+        (false, vec![Value::Null, Value::Null]),
+        (true, vec![json!("Primary"), json!("Guarantor")]),
+    ] {
+        let sandbox = start_with(config_with(|e| e.lead_customer_types = configured)).await;
+        let submitted = sandbox
+            .control()
+            .submit_application(&options)
+            .await
+            .expect("submitted");
+        let params =
+            json!({ "propertyId": submitted.property_id, "leadId": submitted.application_id });
+        let (_, _, body) = entrata(&sandbox, "leads", "getLeads", params).await;
+        let customers =
+            as_list(&body["response"]["result"]["prospects"]["prospect"]["customers"]["customer"]);
+        let types: Vec<Value> = customers
+            .iter()
+            .map(|c| c["customerType"].clone())
+            .collect();
+        assert_eq!(types, expected, "lead_customer_types = {configured}");
+    }
 }

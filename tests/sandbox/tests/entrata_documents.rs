@@ -2,9 +2,10 @@
 
 mod common;
 
-use common::{entrata, envelope, http, start};
+use common::{as_list, entrata, entrata_with, envelope, http, start};
 use reqwest::multipart::{Form, Part};
 use sandbox::Sandbox;
+use sandbox::entrata::submit::SubmitOptions;
 use serde_json::{Value, json};
 
 async fn upload(sandbox: &Sandbox, params: Value, files: &[(&str, &[u8])]) -> (u16, Value) {
@@ -77,7 +78,7 @@ async fn an_uploaded_report_is_stored_with_its_metadata_and_listed_on_the_lease(
         &sandbox,
         "leases",
         "getLeaseDocumentsList",
-        json!({ "propertyId": app.property_id, "leaseId": app.lease_id }),
+        json!({ "propertyId": app.property_id, "leaseId": app.lease_id, "leaseStatusTypeIds": "1" }),
     )
     .await;
     let names: Vec<Value> = match &list["response"]["result"]["leaseDocuments"]["leaseDocument"] {
@@ -132,7 +133,8 @@ async fn each_file_gets_its_own_status_and_failed_files_are_not_listed() {
         &sandbox,
         "leases",
         "getLeaseDocumentsList",
-        json!({ "propertyId": app.property_id, "leaseId": app.lease_id, "fileTypesCode": "SR" }),
+        json!({ "propertyId": app.property_id, "leaseId": app.lease_id, "fileTypesCode": "SR",
+                "leaseStatusTypeIds": "1,4,5" }),
     )
     .await;
     assert_eq!(
@@ -153,4 +155,115 @@ async fn an_upload_for_an_unknown_application_or_without_multipart_is_an_error_e
     );
     let (_, _, body) = entrata(&sandbox, "leases", "sendLeaseDocuments", params).await;
     assert_eq!(body["response"]["error"]["code"], 400);
+}
+
+#[tokio::test]
+async fn an_applicant_lease_has_no_documents_list_unless_status_1_is_asked_for() {
+    let sandbox = start().await;
+    let app = sandbox
+        .control()
+        .submit_application(&Default::default())
+        .await
+        .expect("submitted");
+    let params = json!({ "propertyId": app.property_id, "leaseId": app.lease_id });
+    let (status, _, body) = entrata(&sandbox, "leases", "getLeaseDocumentsList", params).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["response"]["error"],
+        json!({ "code": 404, "message": "Lease or application not found for this property." })
+    );
+}
+
+#[tokio::test]
+async fn the_documents_list_is_paginated_and_empty_on_page_1_without_documents() {
+    let sandbox = start().await;
+    let app = sandbox
+        .control()
+        .submit_application(&Default::default())
+        .await
+        .expect("submitted");
+    let list = envelope(
+        "getLeaseDocumentsList",
+        json!({ "propertyId": app.property_id, "leaseId": app.lease_id, "leaseStatusTypeIds": "1" }),
+    );
+    let (status, headers, body) = entrata_with(&sandbox, "leases", "", &list).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["response"]["result"],
+        json!({ "leaseDocuments": { "leaseDocument": [] } })
+    );
+    assert_eq!(headers["x-total-count"], "0");
+    let (_, _, body) = entrata_with(&sandbox, "leases", "page_no=2", &list).await;
+    assert_eq!(
+        body["response"]["error"],
+        json!({ "code": 404, "message": "No documents found." })
+    );
+
+    let files = ["a.pdf", "b.pdf", "c.pdf"];
+    let params = json!({ "propertyId": app.property_id, "leaseId": app.lease_id,
+                         "files": { "file": files.map(entry) } });
+    let parts: Vec<(&str, &[u8])> = files.iter().map(|f| (*f, &b"%PDF"[..])).collect();
+    upload(&sandbox, params, &parts).await;
+    let (_, headers, body) = entrata_with(&sandbox, "leases", "page_no=1&per_page=2", &list).await;
+    assert_eq!(headers["x-total-count"], "3");
+    assert_eq!(
+        headers["link"],
+        "</ext/orgs/sandbox/v1/leases?page_no=2&per_page=2>; rel=\"next\""
+    );
+    let first = as_list(&body["response"]["result"]["leaseDocuments"]["leaseDocument"]);
+    let (_, headers, body) = entrata_with(&sandbox, "leases", "page_no=2&per_page=2", &list).await;
+    assert!(!headers.contains_key("link"));
+    let second = &body["response"]["result"]["leaseDocuments"]["leaseDocument"];
+    let names: Vec<Value> = first
+        .iter()
+        .chain([second])
+        .map(|d| d["name"].clone())
+        .collect();
+    assert_eq!(names, files.map(|f| json!(f)), "in file-id order");
+    let (_, _, body) = entrata_with(&sandbox, "leases", "page_no=3&per_page=2", &list).await;
+    assert_eq!(body["response"]["error"]["message"], "No documents found.");
+}
+
+#[tokio::test]
+async fn an_application_without_a_lease_is_a_lead_only_and_still_takes_uploads() {
+    let sandbox = start().await;
+    let options = SubmitOptions {
+        without_lease: true,
+        ..SubmitOptions::default()
+    };
+    let app = sandbox
+        .control()
+        .submit_application(&options)
+        .await
+        .expect("submitted");
+    assert_eq!(app.lease_id, 0);
+    let leases = json!({ "propertyId": app.property_id, "applicationId": app.application_id,
+                         "leaseStatusTypeIds": "1,2,3,4,5,6" });
+    let (_, _, body) = entrata(&sandbox, "leases", "getLeases", leases).await;
+    assert_eq!(body["response"]["error"]["code"], 404, "no lease to return");
+    let leads = json!({ "propertyId": app.property_id, "leadId": app.application_id });
+    let (_, _, body) = entrata(&sandbox, "leads", "getLeads", leads).await;
+    let lease = &body["response"]["result"]["prospects"]["prospect"]["lease"];
+    assert!(
+        lease["leaseId"].as_str().is_some_and(str::is_empty),
+        "{lease}"
+    );
+
+    let params = json!({ "propertyId": app.property_id, "applicationId": app.application_id,
+                         "files": { "file": entry("report.pdf") } });
+    let (_, body) = upload(&sandbox, params, &[("report.pdf", b"%PDF")]).await;
+    assert_eq!(
+        body["response"]["result"]["files"]["file"]["status"],
+        "Success"
+    );
+    let uploads = sandbox
+        .control()
+        .uploads(app.application_id)
+        .await
+        .expect("uploads");
+    assert!(
+        uploads
+            .iter()
+            .any(|u| u.file_name == "report.pdf" && u.lease_id == 0)
+    );
 }

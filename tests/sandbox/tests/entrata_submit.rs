@@ -4,7 +4,7 @@
 mod common;
 
 use base64::Engine;
-use common::{Receiver, entrata, start, start_with};
+use common::{Receiver, as_list, entrata, start, start_with};
 use sandbox::entrata::Resend;
 use sandbox::entrata::submit::SubmitOptions;
 use sandbox::{IngestSettings, SandboxConfig};
@@ -172,4 +172,113 @@ async fn the_same_seed_gives_the_same_applications() {
             .expect("b"),
     );
     assert_eq!(x, y);
+}
+
+#[tokio::test]
+async fn without_rent_and_with_given_phones_the_lead_and_the_lease_show_them() {
+    let sandbox = start().await;
+    let options = SubmitOptions {
+        applicants: Some(2),
+        without_rent: true,
+        phone: Some("+44 20 7946 0958".into()),
+        phone_type: Some("mobile".into()),
+        phone_country_code: Some("44".into()),
+        work_phone: Some("0000000000".into()),
+        ..SubmitOptions::default()
+    };
+    let submitted = sandbox
+        .control()
+        .submit_application(&options)
+        .await
+        .expect("submitted");
+    let leads = json!({ "propertyId": submitted.property_id, "leadId": submitted.application_id });
+    let (_, _, body) = entrata(&sandbox, "leads", "getLeads", leads).await;
+    let prospect = &body["response"]["result"]["prospects"]["prospect"];
+    let preferences = &prospect["customerPreferences"];
+    assert_eq!(preferences["desiredUnit"]["initialRent"], "");
+    assert_eq!(preferences["desiredUnit"]["marketRent"], "");
+    assert_eq!(preferences["desiredMaxRent"], "");
+    for customer in as_list(&prospect["customers"]["customer"]) {
+        assert_eq!(customer["cellPhoneNumber"], "+44 20 7946 0958");
+        assert_eq!(customer["officePhoneNumber"], "0000000000");
+        assert_eq!(customer["personalPhoneNumber"], "");
+    }
+
+    let leases = json!({ "propertyId": submitted.property_id,
+                         "applicationId": submitted.application_id, "leaseStatusTypeIds": "1" });
+    let (_, _, body) = entrata(&sandbox, "leases", "getLeases", leases).await;
+    let lease = &body["response"]["result"]["leases"]["lease"];
+    let charges = as_list(&lease["scheduledCharges"]["scheduledCharge"]);
+    assert!(
+        !charges
+            .iter()
+            .any(|c| c["chargeUsage"] == "Base" || c["chargeCode"] == "Base Rent"),
+        "no base rent"
+    );
+    for customer in as_list(&lease["customers"]["customer"]) {
+        let phones = as_list(&customer["phones"]["phone"]);
+        let shown: Vec<(Value, Value, Value)> = phones
+            .iter()
+            .map(|p| {
+                (
+                    p["phoneType"].clone(),
+                    p["phoneNumber"].clone(),
+                    p["countryCode"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (json!("work"), json!("0000000000"), json!("44")),
+                (json!("mobile"), json!("+44 20 7946 0958"), json!("44")),
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_webhook_of_an_application_without_a_lease_has_no_lease_id() {
+    let receiver = Receiver::start().await;
+    let config = SandboxConfig {
+        ingest: IngestSettings {
+            url: Some(receiver.url.clone()),
+            ..IngestSettings::default()
+        }
+        .into(),
+        ..SandboxConfig::default()
+    };
+    let sandbox = start_with(config).await;
+    sandbox
+        .control()
+        .submit_application(&SubmitOptions {
+            without_lease: true,
+            ..SubmitOptions::default()
+        })
+        .await
+        .expect("submitted");
+    let got = receiver.wait_for(1).await;
+    let payload: Value = serde_json::from_slice(&got[0].body).expect("json");
+    assert!(payload.get("leaseId").is_none(), "{payload}");
+    assert!(payload["applicationId"].is_u64());
+}
+
+#[tokio::test]
+async fn contradicting_submit_options_are_refused_with_400() {
+    let sandbox = start().await;
+    let refused = sandbox
+        .control()
+        .submit_application(&SubmitOptions {
+            rent: Some("1650.00".into()),
+            without_rent: true,
+            ..SubmitOptions::default()
+        })
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(sandbox::ControlClientError::Status { status: 400, .. })
+        ),
+        "{refused:?}"
+    );
 }

@@ -377,3 +377,24 @@ async fn metrics_count_requests_per_route_and_status() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_create_without_monthly_rent_is_accepted_and_a_negative_one_refused() {
+    let sandbox = start().await;
+    let token = token(&sandbox).await;
+    let mut blank = group_body("entrata:1:7", None);
+    if let Some(fields) = blank.as_object_mut() {
+        fields.remove("monthly_rent");
+    }
+    let group = create_group(&sandbox, &token, &blank).await;
+    assert_eq!(group["monthly_rent_cents"], Value::Null);
+
+    let mut negative = group_body("entrata:1:8", None);
+    negative["monthly_rent"] = json!(-5);
+    let (status, error) = create_status(&sandbox, &token, &negative).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["errors"][0]["field"], "monthly_rent");
+    let mut text = group_body("entrata:1:9", None);
+    text["monthly_rent"] = json!("a lot");
+    assert_eq!(create_status(&sandbox, &token, &text).await.0, 400);
+}

@@ -84,7 +84,9 @@ impl Data {
         let property = self.property(property_id)?.clone();
         let app = self.generator.application(&property, shape);
         let id = app.application_id;
-        self.by_lease.insert(app.lease_id, id);
+        if let Some(lease_id) = app.lease() {
+            self.by_lease.insert(lease_id, id);
+        }
         Some(self.applications.entry(id).or_insert(app))
     }
 

@@ -42,24 +42,40 @@ pub struct Customer {
     pub phone: Option<String>,
     /// `mobile`, `personal` or `work`.
     pub phone_type: String,
+    /// The phone's `countryCode` in the lease (`None`: `"1"`).
+    #[serde(default)]
+    pub phone_country_code: Option<String>,
+    /// A work number besides `phone`: first in the lease's `phones.phone[]`, and the lead's
+    /// `officePhoneNumber`.
+    #[serde(default)]
+    pub work_phone: Option<String>,
+}
+
+impl Customer {
+    /// The `countryCode` of this customer's phones.
+    pub fn country_code(&self) -> &str {
+        self.phone_country_code.as_deref().unwrap_or("1")
+    }
 }
 
 /// A submitted application (in Entrata: a lead and an applicant-status lease).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Application {
-    /// Application id (also the lead id in `getLeads`).
+    /// Application id (also the lead id in `getLeads`, unless
+    /// [`crate::config::EntrataConfig::lead_ids_are_application_ids`] is off).
     pub application_id: u64,
     /// Property.
     pub property_id: u64,
-    /// The applicant lease.
+    /// The applicant lease; `0` while the application has no lease yet (a lead only).
     pub lease_id: u64,
-    /// Its lease interval.
+    /// Its lease interval; `0` without a lease.
     pub lease_interval_id: u64,
     /// Unit id.
     pub unit_id: u64,
     /// Unit number, e.g. `1204`.
     pub unit_number: String,
-    /// Monthly base rent as Entrata writes money: `"1650.00"`.
+    /// Monthly base rent as Entrata writes money: `"1650.00"`; empty when there is none
+    /// (no base charge in the lease, empty rents in the lead).
     pub rent: String,
     /// Other monthly and one-time charges `(chargeCode, usage, frequency, amount)`.
     pub other_charges: Vec<(String, String, String, String)>,
@@ -71,6 +87,26 @@ pub struct Application {
     pub move_in_date: String,
 }
 
+impl Application {
+    /// The applicant lease, when the application has one.
+    pub fn lease(&self) -> Option<u64> {
+        (self.lease_id != 0).then_some(self.lease_id)
+    }
+
+    /// The lead id `getLeads` shows and filters on: the application id, or, when leads have
+    /// their own ids, the application id plus [`OWN_LEAD_ID_OFFSET`].
+    pub fn lead_id(&self, lead_ids_are_application_ids: bool) -> u64 {
+        if lead_ids_are_application_ids {
+            self.application_id
+        } else {
+            self.application_id + OWN_LEAD_ID_OFFSET
+        }
+    }
+}
+
+/// What separates a lead's own id from its application id (when they differ).
+pub const OWN_LEAD_ID_OFFSET: u64 = 700_000;
+
 /// A document stored by `sendLeaseDocuments`.
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -78,7 +114,7 @@ pub struct Upload {
     pub file_id: u64,
     /// Application it landed in.
     pub application_id: u64,
-    /// Lease.
+    /// Lease (`0` when the application had no lease).
     pub lease_id: u64,
     /// Property.
     pub property_id: u64,

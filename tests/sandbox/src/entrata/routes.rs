@@ -1,19 +1,24 @@
 //! `POST /ext/orgs/{subdomain}/v1/{service}`: parse the envelope (JSON, or multipart for
 //! uploads), apply faults, authenticate (`X-Api-Key` and `auth.type = apikey`), count
 //! against the service's rate limit, dispatch, answer in the envelope.
+//!
+//! A method's error envelope is answered with [`crate::config::EntrataConfig::error_status`]
+//! (HTTP 200 by default), a spent budget with 429; both carry the rate-limit headers. A page
+//! of a paginated method (see [`super::paging`]) also carries `X-Total-Count` and `Link`.
 
 use super::envelope::{self, MethodError, RequestEnvelope};
 use super::multipart::{self, Part};
-use super::{EntrataState, documents, lock, render};
+use super::paging::{self, PageRequest};
+use super::render::Answer;
+use super::{EntrataState, documents, leads, leases, lock, render};
 use crate::calls::now_ms;
 use crate::server::Connection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,6 +51,7 @@ fn route_name(service: &str, method: &str) -> &'static str {
         ("properties", "getProperties") => "properties/getProperties",
         ("leases", "sendLeaseDocuments") => "leases/sendLeaseDocuments",
         ("leases", "getLeaseDocumentsList") => "leases/getLeaseDocumentsList",
+        ("leases", "getLeasePickList") => "leases/getLeasePickList",
         _ => "unknown",
     }
 }
@@ -93,15 +99,19 @@ async fn api(
         Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
     };
     let call = parse(&parts.headers, &body);
-    let route = match &call {
-        Ok(call) => route_name(&service, &call.envelope.method.name),
-        Err(_) => "unknown",
+    let (route, version) = match &call {
+        Ok(call) => (
+            route_name(&service, &call.envelope.method.name),
+            call.envelope.method.version.clone(),
+        ),
+        Err(_) => ("unknown", None),
     };
     let headers = parts.headers;
+    let uri = parts.uri;
     state
         .core
-        .intercept(route, connection.as_ref(), || async {
-            handle(&state, &subdomain, &service, route, &headers, call)
+        .intercept_versioned(route, version.as_deref(), connection.as_ref(), || async {
+            handle(&state, &subdomain, &service, route, &headers, &uri, call)
         })
         .await
 }
@@ -112,6 +122,7 @@ fn handle(
     service: &str,
     route: &str,
     headers: &HeaderMap,
+    uri: &Uri,
     call: Result<Call, MethodError>,
 ) -> Response {
     if subdomain != state.config.subdomain {
@@ -150,26 +161,46 @@ fn handle(
             &MethodError::new(429, "Too Many Requests"),
         )
     } else {
-        let result = dispatch(state, route, &call);
-        let body = match &result {
-            Ok(result) => envelope::success(rid, result.clone()),
-            Err(error) => envelope::failure(rid, error),
-        };
-        Json(body).into_response()
+        match dispatch(state, route, &call, uri.query()) {
+            Ok(answered) => {
+                let mut response = Json(envelope::success(rid, answered.result)).into_response();
+                if let Some(page) = &answered.page {
+                    response
+                        .headers_mut()
+                        .extend(paging::headers(uri.path(), page));
+                }
+                response
+            }
+            Err(error) => {
+                let status =
+                    StatusCode::from_u16(state.config.error_status).unwrap_or(StatusCode::OK);
+                answer(status, rid, &error)
+            }
+        }
     };
     response.headers_mut().extend(verdict.headers);
     response
 }
 
-fn dispatch(state: &EntrataState, route: &str, call: &Call) -> Result<Value, MethodError> {
+fn dispatch(
+    state: &EntrataState,
+    route: &str,
+    call: &Call,
+    query: Option<&str>,
+) -> Result<Answer, MethodError> {
     let params = &call.envelope.method.params;
+    let page = || PageRequest::from_query(query, state.config.page_size);
     match route {
-        "leads/getLeads" => render::get_leads(&state.read(), params),
-        "leases/getLeases" => render::get_leases(&state.read(), params),
-        "properties/getProperties" => render::get_properties(&state.read(), params),
-        "leases/getLeaseDocumentsList" => {
-            documents::get_lease_documents_list(&state.read(), params)
+        "leads/getLeads" => leads::get_leads(&state.read(), params, &state.config, page()?),
+        "leases/getLeases" => leases::get_leases(&state.read(), params, page()?),
+        "properties/getProperties" => {
+            render::get_properties(&state.read(), params, state.config.mailing_address_first)
+                .map(Answer::from)
         }
+        "leases/getLeaseDocumentsList" => {
+            documents::get_lease_documents_list(&state.read(), params, page()?)
+        }
+        "leases/getLeasePickList" => Ok(Answer::from(documents::get_lease_pick_list())),
         "leases/sendLeaseDocuments" => {
             if call.parts.is_empty() {
                 return Err(MethodError::new(
@@ -185,6 +216,7 @@ fn dispatch(state: &EntrataState, route: &str, call: &Call) -> Result<Value, Met
                 &call.parts,
                 now_ms(),
             )
+            .map(Answer::from)
         }
         _ => Err(MethodError::new(400, "Method not found for this service.")),
     }

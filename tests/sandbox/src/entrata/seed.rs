@@ -40,6 +40,8 @@ const NAMES: &[&str] = &[
     "Pine Ridge Apartments",
     "Harbor View",
 ];
+/// Phone types as Entrata spells them (`phones.phone[].phoneType`).
+pub const PHONE_TYPES: &[&str] = &["mobile", "personal", "work"];
 /// Customer types as Entrata spells them.
 pub const CUSTOMER_TYPES: &[&str] = &["Primary", "Co-Applicant", "Guarantor", "Occupant"];
 
@@ -66,6 +68,18 @@ pub struct Shape {
     pub rent: Option<String>,
     /// The last customer has no first name (as Entrata allows on a guest card).
     pub last_without_first_name: bool,
+    /// A lead without an applicant lease yet (`lease_id` 0).
+    pub without_lease: bool,
+    /// No base rent at all (`rent` empty); wins over `rent`.
+    pub without_rent: bool,
+    /// Every customer has this phone number, exactly as given.
+    pub phone: Option<String>,
+    /// Every customer's phone type: `mobile`, `personal` or `work`.
+    pub phone_type: Option<String>,
+    /// Every customer's phone `countryCode` (default `"1"`).
+    pub phone_country_code: Option<String>,
+    /// Every customer also has this work number.
+    pub work_phone: Option<String>,
 }
 
 /// The id allocator and random source.
@@ -153,21 +167,28 @@ impl Generator {
             "Once".into(),
             "150.00".into(),
         ));
+        let (lease_id, lease_interval_id) = if shape.without_lease {
+            (0, 0)
+        } else {
+            (LEASE_BASE + n, LEASE_BASE + 50_000 + n)
+        };
+        let drawn_rent = format!("{dollars}.{cents:02}");
         Application {
             application_id: APPLICATION_BASE + n,
             property_id: property.id,
-            lease_id: LEASE_BASE + n,
-            lease_interval_id: LEASE_BASE + 50_000 + n,
+            lease_id,
+            lease_interval_id,
             unit_id: 300_000 + n,
             unit_number: if self.rng.u8(..5) == 0 {
                 format!("B-{}", self.rng.u32(1..40))
             } else {
                 format!("{}{:02}", self.rng.u32(1..15), self.rng.u32(1..30))
             },
-            rent: shape
-                .rent
-                .clone()
-                .unwrap_or_else(|| format!("{dollars}.{cents:02}")),
+            rent: if shape.without_rent {
+                String::new()
+            } else {
+                shape.rent.clone().unwrap_or(drawn_rent)
+            },
             other_charges,
             customers,
             created_on: format!(
@@ -198,11 +219,19 @@ impl Generator {
                 self.customers
             ))
         };
+        // Drawn whatever the shape says, so that the rest of the data stays the same.
+        let phone = (!roll.is_multiple_of(10)).then(|| self.phone());
+        let phone_type = PHONE_TYPES[self.rng.usize(..PHONE_TYPES.len())];
         Customer {
             id: CUSTOMER_BASE + self.customers,
             customer_type,
-            phone: (!roll.is_multiple_of(10)).then(|| self.phone()),
-            phone_type: ["mobile", "personal", "work"][self.rng.usize(..3)].to_owned(),
+            phone: shape.phone.clone().or(phone),
+            phone_type: shape
+                .phone_type
+                .clone()
+                .unwrap_or_else(|| phone_type.to_owned()),
+            phone_country_code: shape.phone_country_code.clone(),
+            work_phone: shape.work_phone.clone(),
             first_name: first,
             last_name: last,
             email,
@@ -260,5 +289,39 @@ mod tests {
         };
         let app = g.application(&p, &shape);
         assert!(app.customers.iter().all(|c| c.email.is_none()));
+    }
+
+    #[test]
+    fn shape_options_leave_the_rest_of_the_data_as_the_seed_draws_it() {
+        let (mut a, mut b) = (Generator::new(9), Generator::new(9));
+        let (pa, pb) = (a.property(0), b.property(0));
+        let shape = Shape {
+            without_lease: true,
+            without_rent: true,
+            phone: Some("0000000000".into()),
+            phone_type: Some("work".into()),
+            phone_country_code: Some("44".into()),
+            work_phone: Some("7946 0958".into()),
+            ..Shape::default()
+        };
+        let plain = a.application(&pa, &Shape::default());
+        let shaped = b.application(&pb, &shape);
+        assert_eq!((shaped.lease(), shaped.lease_interval_id), (None, 0));
+        assert_eq!(shaped.rent, "");
+        assert!(shaped.customers.iter().all(|c| {
+            c.phone.as_deref() == Some("0000000000")
+                && c.phone_type == "work"
+                && c.country_code() == "44"
+                && c.work_phone.as_deref() == Some("7946 0958")
+        }));
+        let names = |app: &Application| -> Vec<String> {
+            app.customers.iter().map(|c| c.last_name.clone()).collect()
+        };
+        assert_eq!(names(&plain), names(&shaped));
+        assert_eq!(plain.unit_number, shaped.unit_number);
+        assert_eq!(
+            a.application(&pa, &Shape::default()),
+            b.application(&pb, &Shape::default())
+        );
     }
 }

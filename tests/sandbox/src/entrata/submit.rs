@@ -5,7 +5,7 @@
 //! that defines ours (see the README's assumptions); change it there.
 
 use super::model::Application;
-use super::seed::Shape;
+use super::seed::{PHONE_TYPES, Shape};
 use super::{EntrataState, lock};
 use crate::calls::now_ms;
 use crate::control::ControlError;
@@ -40,6 +40,45 @@ pub struct SubmitOptions {
     pub event_type: Option<String>,
     /// Send the webhook (default true).
     pub send_webhook: Option<bool>,
+    /// A lead with no applicant lease yet: `getLeases` never returns it, the prospect's
+    /// `lease.leaseId` is empty, the answer's `lease_id` is 0 and the webhook has no
+    /// `leaseId`. Uploads by `applicationId` or `applicantId` still work.
+    pub without_lease: bool,
+    /// No base rent anywhere: no `Base`/`Monthly` scheduled charge in the lease, and empty
+    /// `desiredUnit.initialRent`, `marketRent` and `desiredMaxRent` in the lead. Excludes
+    /// `rent`.
+    pub without_rent: bool,
+    /// Every customer has this phone number, exactly as given (`"0000000000"`, `"+44 20
+    /// 7946 0958"`, `"7946 0958"`, …); by default phones are drawn from the seed.
+    pub phone: Option<String>,
+    /// Every customer's phone type: `mobile` (the lead's `cellPhoneNumber`), `personal`
+    /// (`personalPhoneNumber`) or `work` (`officePhoneNumber`); by default drawn per customer.
+    pub phone_type: Option<String>,
+    /// Every customer's phone `countryCode` in the lease (default `"1"`).
+    pub phone_country_code: Option<String>,
+    /// Every customer also has this work number: first in the lease's `phones.phone[]`
+    /// (`phoneType` `work`) and the lead's `officePhoneNumber`.
+    pub work_phone: Option<String>,
+}
+
+impl SubmitOptions {
+    /// The options that contradict each other or name an unknown phone type.
+    fn check(&self) -> Result<(), ControlError> {
+        if self.without_rent && self.rent.is_some() {
+            return Err(ControlError::BadRequest(
+                "rent and without_rent exclude each other".into(),
+            ));
+        }
+        if let Some(phone_type) = &self.phone_type
+            && !PHONE_TYPES.contains(&phone_type.as_str())
+        {
+            return Err(ControlError::BadRequest(format!(
+                "phone_type must be one of {}",
+                PHONE_TYPES.join(", ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What ingest answered to one webhook.
@@ -68,7 +107,7 @@ pub struct SubmittedApplication {
     pub property_id: u64,
     /// Application (lead) id.
     pub application_id: u64,
-    /// Applicant lease id.
+    /// Applicant lease id; 0 when the application has no lease (`without_lease`).
     pub lease_id: u64,
     /// Customer ids, primary first.
     pub applicant_ids: Vec<u64>,
@@ -76,9 +115,10 @@ pub struct SubmittedApplication {
     pub webhook: Option<IngestDelivery>,
 }
 
-/// The assumed `oa.application.events` payload (flat JSON).
+/// The assumed `oa.application.events` payload (flat JSON); no `leaseId` while the
+/// application has no lease.
 pub fn application_event(event_type: &str, app: &Application, at_ms: u64) -> Value {
-    json!({
+    let mut event = json!({
         "webhookType": "oa.application.events",
         "eventId": uuid::Uuid::now_v7().to_string(),
         "eventType": event_type,
@@ -87,7 +127,13 @@ pub fn application_event(event_type: &str, app: &Application, at_ms: u64) -> Val
         "applicationId": app.application_id,
         "leaseId": app.lease_id,
         "applicantIds": app.customers.iter().map(|c| c.id).collect::<Vec<_>>(),
-    })
+    });
+    if app.lease().is_none()
+        && let Some(fields) = event.as_object_mut()
+    {
+        fields.remove("leaseId");
+    }
+    event
 }
 
 /// Unix milliseconds as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -118,6 +164,7 @@ impl EntrataState {
         &self,
         options: SubmitOptions,
     ) -> Result<SubmittedApplication, ControlError> {
+        options.check()?;
         let shape = Shape {
             applicants: options.applicants,
             customer_types: options.customer_types.clone(),
@@ -129,6 +176,12 @@ impl EntrataState {
                 .flatten(),
             rent: options.rent.clone(),
             last_without_first_name: options.last_without_first_name,
+            without_lease: options.without_lease,
+            without_rent: options.without_rent,
+            phone: options.phone.clone(),
+            phone_type: options.phone_type.clone(),
+            phone_country_code: options.phone_country_code.clone(),
+            work_phone: options.work_phone.clone(),
         };
         let app = {
             let mut data = self.write();
@@ -234,5 +287,30 @@ mod tests {
     fn timestamps_are_iso8601_utc() {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(1_709_210_096_000), "2024-02-29T12:34:56Z");
+    }
+
+    #[test]
+    fn contradicting_options_and_unknown_phone_types_are_refused() {
+        let both = SubmitOptions {
+            rent: Some("1650.00".into()),
+            without_rent: true,
+            ..SubmitOptions::default()
+        };
+        assert!(matches!(both.check(), Err(ControlError::BadRequest(_))));
+        let fax = SubmitOptions {
+            phone_type: Some("fax".into()),
+            ..SubmitOptions::default()
+        };
+        assert!(matches!(fax.check(), Err(ControlError::BadRequest(_))));
+        assert!(SubmitOptions::default().check().is_ok());
+    }
+
+    #[test]
+    fn old_option_bodies_still_read_and_unknown_fields_are_refused() {
+        let old: SubmitOptions =
+            serde_json::from_value(json!({ "applicants": 2, "rent": "1650.00" })).expect("reads");
+        assert!(!old.without_lease && !old.without_rent && old.phone.is_none());
+        let unknown = serde_json::from_value::<SubmitOptions>(json!({ "phone_number": "1" }));
+        assert!(unknown.is_err());
     }
 }

@@ -236,7 +236,12 @@ fn page<'a>(
 /// Assumed v1 lookup (not publicly documented): `{"screening_groups": [...], "total_count": n}`.
 async fn find_groups(State(state): State<Shared>, Query(query): Query<ListQuery>) -> Response {
     let store = state.read();
-    let (groups, total) = page(&state, store.find(query.correlation_id.as_deref()), &query);
+    let filter = if state.config.screening_groups_unfiltered {
+        None
+    } else {
+        query.correlation_id.as_deref()
+    };
+    let (groups, total) = page(&state, store.find(filter), &query);
     let groups: Vec<_> = groups.into_iter().map(Group::v1).collect();
     Json(json!({ "screening_groups": groups, "total_count": total })).into_response()
 }

@@ -1,5 +1,8 @@
 //! Validation of `POST /api/v1/screening_groups` as Payscore documents it: required
 //! fields, the state spelled out in full, email syntax, and emails that "do not exist".
+//! `monthly_rent` is optional ("If left blank, then the multiplier will not be calculated"),
+//! but a present one must be a number of dollars, not negative (a string is not JSON
+//! this model reads, so it is refused as bad JSON before validation).
 //! The error body's shape is not published; ours is `{"message": .., "errors": [{"field",
 //! "message"}]}` and never echoes the submitted values.
 
@@ -91,13 +94,14 @@ pub fn validate(request: &CreateGroupRequest, nonexistent: &[String]) -> Vec<Fie
     if blank(request.decision_maker_display_name.as_ref()) {
         errors.push(error("decision_maker_display_name", "is required"));
     }
-    match request.monthly_rent {
-        None => errors.push(error("monthly_rent", "is required")),
-        Some(rent) if !rent.is_finite() || rent < 0.0 => errors.push(error(
+    if request
+        .monthly_rent
+        .is_some_and(|rent| !rent.is_finite() || rent < 0.0)
+    {
+        errors.push(error(
             "monthly_rent",
             "must be a positive number of dollars",
-        )),
-        Some(_) => {}
+        ));
     }
     if request
         .income_multiplier_threshold
@@ -159,6 +163,30 @@ mod tests {
     #[test]
     fn a_complete_request_is_valid() {
         assert_eq!(validate(&valid(), &[]), vec![]);
+    }
+
+    #[test]
+    fn monthly_rent_may_be_left_blank_but_not_negative() {
+        let blank = CreateGroupRequest {
+            monthly_rent: None,
+            ..valid()
+        };
+        assert_eq!(validate(&blank, &[]), vec![]);
+        let negative = CreateGroupRequest {
+            monthly_rent: Some(-1.0),
+            ..valid()
+        };
+        assert_eq!(
+            validate(&negative, &[]),
+            vec![error(
+                "monthly_rent",
+                "must be a positive number of dollars"
+            )]
+        );
+        let text = serde_json::from_value::<CreateGroupRequest>(
+            serde_json::json!({ "monthly_rent": "1650" }),
+        );
+        assert!(text.is_err(), "not a number");
     }
 
     #[test]

@@ -96,16 +96,40 @@ pub async fn entrata(
     method: &str,
     params: Value,
 ) -> (u16, HeaderMap, Value) {
+    entrata_with(sandbox, service, "", &envelope(method, params)).await
+}
+
+/// Post a whole envelope to an Entrata service with the default key, with a URL query
+/// (`"page_no=2&per_page=10"`, or `""` for none): (status, headers, body).
+pub async fn entrata_with(
+    sandbox: &Sandbox,
+    service: &str,
+    query: &str,
+    envelope: &Value,
+) -> (u16, HeaderMap, Value) {
+    let mut url = format!("{}/{service}", sandbox.entrata_url());
+    if !query.is_empty() {
+        url = format!("{url}?{query}");
+    }
     let response = http()
-        .post(format!("{}/{service}", sandbox.entrata_url()))
+        .post(url)
         .header("x-api-key", "sandbox-api-key")
-        .json(&envelope(method, params))
+        .json(envelope)
         .send()
         .await
         .expect("entrata answers");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     (status, headers, response.json().await.expect("json"))
+}
+
+/// A wrapped list (`leases.lease`, …) as a list, whether it came as a list or an object.
+pub fn as_list(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items.clone(),
+        Value::Null => vec![],
+        other => vec![other.clone()],
+    }
 }
 
 /// Poll `check` until it returns `Some`, or panic after `deadline`.
