@@ -92,6 +92,8 @@ for url in "127.0.0.1:${INGEST_ADMIN_PORT}/readyz" "127.0.0.1:${WORKER_ADMIN_POR
   curl -fs "http://$url" >/dev/null || { echo "run: http://$url does not answer; see $logs" >&2; exit 1; }
 done
 echo "run: sandbox, ingest and worker are up (logs in $logs)"
+echo "run: worker doctor (the deployment's assumptions, checked against the sandbox):"
+target/debug/worker doctor || { echo "run: worker doctor found a problem (above)" >&2; exit 1; }
 
 if [ "$demo" = 1 ]; then
   target/debug/journey --applications "$applications" --interval-ms "$interval_ms" \

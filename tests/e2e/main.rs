@@ -2,6 +2,8 @@
 //! RabbitMQ, each test in its own `AMQP_PREFIX`.
 
 mod broker_semantics;
+mod doctor;
+mod fidelity;
 mod ingest_auth;
 mod ingest_delivery;
 mod ingest_resilience;

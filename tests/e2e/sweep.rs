@@ -16,7 +16,16 @@ fn has(found: &[Found], application_id: u64) -> bool {
 
 #[tokio::test]
 async fn a_sweep_screens_an_application_whose_webhook_was_lost_and_a_second_sweep_queues_nothing() {
-    let fleet = Fleet::start("sweep", FleetOptions::default()).await;
+    // One lease per page: the property's four applicant leases take four pages, and the lost
+    // application (the newest) is on the last.
+    let fleet = Fleet::start(
+        "sweep",
+        FleetOptions {
+            env: vec![("ENTRATA_PAGE_SIZE", "1".into())],
+            ..Default::default()
+        },
+    )
+    .await;
     let lost = fleet
         .control()
         .submit_application(&SubmitOptions {

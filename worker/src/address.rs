@@ -70,32 +70,41 @@ const STATES: &[(&str, &str)] = &[
     ("MP", "Northern Mariana Islands"),
 ];
 
-/// A phone number in E.164 (`+15125550100`), or `None` when it cannot be one. National
-/// numbers (10 digits for the default country code 1) get the default country code.
-pub fn e164(raw: &str, default_country_code: u16) -> Option<String> {
+/// A phone number in E.164 (`+15125550100`), or `None` when it cannot be a valid one.
+/// National numbers get `country_code` (the phone's own `countryCode` from Entrata, else
+/// `PHONE_DEFAULT_COUNTRY_CODE`). A number of the North American Numbering Plan (country
+/// code one) must have ten digits whose area and exchange codes start with 2-9, so
+/// `0000000000` and `1234567890` are refused; other countries' numbers must be 8 to 15
+/// digits in all and not start with 0.
+pub fn e164(raw: &str, country_code: u16) -> Option<String> {
     let trimmed = raw.trim();
     // An extension is not part of the number.
     let main = trimmed.split(['x', 'X', '#']).next().unwrap_or_default();
     let digits: String = main.chars().filter(char::is_ascii_digit).collect();
     let international = main.trim_start().starts_with('+') || main.trim_start().starts_with("00");
-    let cc = default_country_code.to_string();
     let number = if international {
         digits
             .strip_prefix("00")
             .map(str::to_owned)
             .unwrap_or(digits)
-    } else if default_country_code == 1 {
+    } else if country_code == 1 {
         match digits.len() {
             10 => format!("1{digits}"),
             11 if digits.starts_with('1') => digits,
             _ => return None,
         }
     } else {
-        format!("{cc}{}", digits.trim_start_matches('0'))
+        format!("{country_code}{}", digits.trim_start_matches('0'))
     };
-    (8..=15)
-        .contains(&number.len())
-        .then(|| format!("+{number}"))
+    let valid = match number.strip_prefix('1') {
+        // Only NANP's country code starts with 1: NXX NXX XXXX.
+        Some(national) => {
+            let n = national.as_bytes();
+            n.len() == 10 && (b'2'..=b'9').contains(&n[0]) && (b'2'..=b'9').contains(&n[3])
+        }
+        None => (8..=15).contains(&number.len()) && !number.starts_with('0'),
+    };
+    valid.then(|| format!("+{number}"))
 }
 
 #[cfg(test)]
@@ -121,5 +130,23 @@ mod tests {
         );
         assert_eq!(e164("555-0100", 1), None);
         assert_eq!(e164("", 1), None);
+    }
+
+    #[test]
+    fn numbers_that_cannot_be_dialled_are_refused() {
+        // NANP: area and exchange codes start with 2-9.
+        assert_eq!(e164("0000000000", 1), None);
+        assert_eq!(e164("1234567890", 1), None);
+        assert_eq!(e164("(512) 155-0100", 1), None);
+        assert_eq!(e164("+1 012 555 0100", 44), None);
+        assert_eq!(e164("+0044", 1), None);
+        assert_eq!(e164("12", 44), None);
+    }
+
+    #[test]
+    fn the_phones_own_country_code_is_honoured() {
+        assert_eq!(e164("020 7946 0958", 44).as_deref(), Some("+442079460958"));
+        // A number written internationally keeps its own country code.
+        assert_eq!(e164("+1 512 555 0100", 44).as_deref(), Some("+15125550100"));
     }
 }

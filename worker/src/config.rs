@@ -32,6 +32,8 @@ pub struct WorkerConfig {
     pub entrata_api_key: Secret,
     /// `ENTRATA_TIMEOUT_MS` (default 15 000).
     pub entrata_timeout: Duration,
+    /// `ENTRATA_PAGE_SIZE` (default 100): `per_page` of Entrata's paginated reads.
+    pub entrata_page_size: u32,
     /// `ENTRATA_PROPERTY_CACHE_SECONDS` (default 600).
     pub property_cache_ttl: Duration,
     /// `PAYSCORE_API_BASE_URL`, without a trailing slash.
@@ -176,6 +178,8 @@ impl WorkerConfig {
             entrata_base_url: url(env, "ENTRATA_API_BASE_URL")?,
             entrata_api_key: env.required_secret("ENTRATA_API_KEY")?,
             entrata_timeout,
+            entrata_page_size: u32::try_from(env.positive_or("ENTRATA_PAGE_SIZE", 100)?.min(1000))
+                .unwrap_or(100),
             property_cache_ttl: env.seconds_or("ENTRATA_PROPERTY_CACHE_SECONDS", 600)?,
             payscore_base_url: url(env, "PAYSCORE_API_BASE_URL")?,
             payscore_client_id: env.required("PAYSCORE_CLIENT_ID")?,

@@ -9,6 +9,7 @@ pub mod address;
 pub mod clients;
 pub mod config;
 pub mod consumer;
+pub mod doctor;
 pub mod jobs;
 pub mod json;
 pub mod ledger;
@@ -55,6 +56,9 @@ pub async fn run(
     let config = Arc::new(config);
     let metrics = Metrics::new();
     let worker_metrics = WorkerMetrics::register(&metrics);
+    worker_metrics
+        .properties_enabled
+        .set(i64::try_from(config.properties.len()).unwrap_or(i64::MAX));
     let ledger_metrics = LedgerMetrics::register(&metrics);
     let readiness = Readiness::new();
     let stop_admin = CancellationToken::new();
@@ -124,12 +128,15 @@ pub async fn run(
         ledger_metrics,
         requeue_pauses: Default::default(),
     });
-    let entrata = Arc::new(EntrataClient::new(
-        Downstream::new("entrata", config.entrata_timeout, worker_metrics.clone()),
-        config.entrata_base_url.clone(),
-        config.entrata_api_key.clone(),
-        config.property_cache_ttl,
-    ));
+    let entrata = Arc::new(
+        EntrataClient::new(
+            Downstream::new("entrata", config.entrata_timeout, worker_metrics.clone()),
+            config.entrata_base_url.clone(),
+            config.entrata_api_key.clone(),
+            config.property_cache_ttl,
+        )
+        .with_page_size(config.entrata_page_size),
+    );
     let payscore = Arc::new(PayscoreClient::new(
         Downstream::new("payscore", config.payscore_timeout, worker_metrics.clone()),
         config.payscore_base_url.clone(),

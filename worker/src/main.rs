@@ -1,7 +1,8 @@
 //! `worker`: read configuration, start telemetry, bind the admin port, run, map the result to
 //! an exit code. `worker replay …` moves dead letters back into their work queue, `worker
 //! sweep` queues applications whose webhook never came, `worker migrate` applies the ledger's
-//! migrations, `worker status` prints an application's journey.
+//! migrations, `worker status` prints an application's journey, `worker doctor` checks a
+//! deployment's assumptions against the real services.
 
 use shared::amqp::AmqpConfig;
 use shared::config::{EXIT_CONFIG, ProcessEnv};
@@ -21,9 +22,10 @@ fn main() -> ExitCode {
         Some("migrate") => migrate(),
         Some("status") => status(&args[1..]),
         Some("resolve") => resolve(&args[1..]),
+        Some("doctor") => doctor(),
         Some(other) => {
             eprintln!(
-                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`, `worker sweep`, `worker migrate`, `worker status --application …`, `worker resolve …`)"
+                "worker: unknown command {other:?} (run without arguments, or `worker replay --queue …`, `worker sweep`, `worker migrate`, `worker status --application …`, `worker resolve …`, `worker doctor`)"
             );
             ExitCode::from(EXIT_CONFIG)
         }
@@ -83,6 +85,37 @@ fn replay_dead_letters(args: &[String]) -> ExitCode {
             eprintln!("worker replay: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn doctor() -> ExitCode {
+    let config = match WorkerConfig::from_env(&ProcessEnv) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("worker doctor: configuration error: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let checks = runtime().block_on(worker::doctor::doctor(&config));
+    for check in &checks {
+        println!("{check}");
+    }
+    let failed = checks
+        .iter()
+        .filter(|c| c.verdict == worker::doctor::Verdict::Fail)
+        .count();
+    let warned = checks
+        .iter()
+        .filter(|c| c.verdict == worker::doctor::Verdict::Warn)
+        .count();
+    println!(
+        "doctor: {} checks, {failed} failed, {warned} warnings",
+        checks.len()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

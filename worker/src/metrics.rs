@@ -2,9 +2,14 @@
 //! from small fixed sets: never an id.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
 };
 use shared::metrics::{LATENCY_BUCKETS, Metrics};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// Event names other than the triggers that get their own label; later ones count as `other`.
+pub const OTHER_EVENT_NAMES_MAX: usize = 20;
 
 /// The worker's metrics.
 #[derive(Clone, Debug)]
@@ -27,6 +32,14 @@ pub struct WorkerMetrics {
     pub reports_uploaded: IntCounter,
     /// `worker_report_bytes`.
     pub report_bytes: Histogram,
+    /// `worker_ignored_total{queue,reason}`.
+    pub ignored: IntCounterVec,
+    /// `worker_properties_enabled`: properties enabled in `PROPERTIES_FILE`.
+    pub properties_enabled: IntGauge,
+    /// `worker_application_events_total{event_type,trigger}`.
+    pub application_events: IntCounterVec,
+    /// Non-trigger event names already given a label.
+    event_names: Arc<Mutex<HashSet<String>>>,
 }
 
 impl WorkerMetrics {
@@ -98,6 +111,33 @@ impl WorkerMetrics {
                 .buckets(prometheus::exponential_buckets(1024.0, 4.0, 9).expect("valid buckets")),
         )
         .expect("valid metric");
+        let ignored = IntCounterVec::new(
+            Opts::new(
+                "worker_ignored_total",
+                "Deliveries acknowledged without work, by queue and reason (not_a_trigger, \
+                 property_not_enabled, no_action_needed, group_unknown)",
+            ),
+            &["queue", "reason"],
+        )
+        .expect("valid metric");
+        let application_events = IntCounterVec::new(
+            Opts::new(
+                "worker_application_events_total",
+                "Entrata application events consumed, by event type as sent (the triggers and \
+                 the first 20 other names; later names as `other`, none as `(none)`) and \
+                 whether it triggers a screening",
+            ),
+            &["event_type", "trigger"],
+        )
+        .expect("valid metric");
+        let properties_enabled = IntGauge::new(
+            "worker_properties_enabled",
+            "Properties enabled in PROPERTIES_FILE",
+        )
+        .expect("valid metric");
+        metrics.register(properties_enabled.clone());
+        metrics.register(ignored.clone());
+        metrics.register(application_events.clone());
         metrics.register(jobs.clone());
         metrics.register(job_duration.clone());
         metrics.register(downstream_requests.clone());
@@ -117,6 +157,84 @@ impl WorkerMetrics {
             payscore_webhooks,
             reports_uploaded,
             report_bytes,
+            ignored,
+            properties_enabled,
+            application_events,
+            event_names: Arc::default(),
         }
+    }
+
+    /// Count a delivery that needed no work, and say so.
+    pub fn ignore(&self, queue: &str, why: crate::outcome::Ignore) -> crate::outcome::Outcome {
+        self.ignored.with_label_values(&[queue, why.as_str()]).inc();
+        crate::outcome::Outcome::Ignored(why)
+    }
+
+    /// Count one Entrata application event. A trigger is always labelled by its name; another
+    /// name gets a label while fewer than [`OTHER_EVENT_NAMES_MAX`] have one, then `other`.
+    pub fn application_event(&self, event_type: Option<&str>, trigger: bool) {
+        let name = event_label(event_type);
+        let label = if trigger || name == NO_EVENT_TYPE {
+            name
+        } else {
+            let mut known = self.event_names.lock().unwrap_or_else(|e| e.into_inner());
+            if known.contains(&name) || known.len() < OTHER_EVENT_NAMES_MAX {
+                known.insert(name.clone());
+                name
+            } else {
+                "other".to_owned()
+            }
+        };
+        self.application_events
+            .with_label_values(&[label.as_str(), if trigger { "true" } else { "false" }])
+            .inc();
+    }
+}
+
+/// The label of a delivery without an event type.
+const NO_EVENT_TYPE: &str = "(none)";
+
+/// An event name as a label: printable ASCII, at most 64 characters (never applicant data: an
+/// event type is a name Entrata chooses).
+fn event_label(event_type: Option<&str>) -> String {
+    let name: String = event_type
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        NO_EVENT_TYPE.to_owned()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_are_bounded() {
+        let metrics = WorkerMetrics::register(&Metrics::new());
+        metrics.application_event(Some("ApplicationSubmitted"), true);
+        for i in 0..30 {
+            metrics.application_event(Some(&format!("Event{i}")), false);
+        }
+        metrics.application_event(Some("Event3"), false);
+        metrics.application_event(None, false);
+        let count = |name: &str, trigger: &str| {
+            metrics
+                .application_events
+                .with_label_values(&[name, trigger])
+                .get()
+        };
+        assert_eq!(count("ApplicationSubmitted", "true"), 1);
+        assert_eq!(count("Event3", "false"), 2);
+        assert_eq!(count("Event19", "false"), 1);
+        assert_eq!(count("Event20", "false"), 0);
+        assert_eq!(count("other", "false"), 10);
+        assert_eq!(count("(none)", "false"), 1);
     }
 }

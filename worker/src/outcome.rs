@@ -132,6 +132,9 @@ pub enum DeadReason {
     NoApplicantEmail,
     /// An applicant to invite has no first or last name in Entrata.
     ApplicantIncomplete,
+    /// Only a lead describes the household, it has several customers, and Entrata did not say
+    /// which of them are applicants, guarantors or occupants.
+    CustomerTypesUnknown,
     /// The property's address cannot be sent to Payscore (unknown state, missing parts).
     PropertyAddressInvalid,
     /// Payscore answered 400 (for example an email address that does not exist).
@@ -164,6 +167,7 @@ impl DeadReason {
             DeadReason::ApplicationNotFound => "application_not_found",
             DeadReason::NoApplicantEmail => "no_applicant_email",
             DeadReason::ApplicantIncomplete => "applicant_incomplete",
+            DeadReason::CustomerTypesUnknown => "customer_types_unknown",
             DeadReason::PropertyAddressInvalid => "property_address_invalid",
             DeadReason::PayscoreRejected => "payscore_rejected",
             DeadReason::EntrataRejected => "entrata_rejected",
@@ -178,6 +182,41 @@ impl DeadReason {
     }
 }
 
+/// Why a delivery needed no work (`worker_ignored_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignore {
+    /// The Entrata event type is not in `SCREENING_TRIGGER_EVENTS`.
+    NotATrigger,
+    /// The property is not enabled in `PROPERTIES_FILE`.
+    PropertyNotEnabled,
+    /// A Payscore webhook code that asks for nothing.
+    NoActionNeeded,
+    /// Payscore does not know the group a report check is for.
+    GroupUnknown,
+}
+
+impl Ignore {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ignore::NotATrigger => "not_a_trigger",
+            Ignore::PropertyNotEnabled => "property_not_enabled",
+            Ignore::NoActionNeeded => "no_action_needed",
+            Ignore::GroupUnknown => "group_unknown",
+        }
+    }
+
+    /// What the log and the journal say.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Ignore::NotATrigger => "event type does not trigger a screening",
+            Ignore::PropertyNotEnabled => "property not enabled",
+            Ignore::NoActionNeeded => "webhook code needs no action",
+            Ignore::GroupUnknown => "Payscore does not know the group",
+        }
+    }
+}
+
 /// What became of a job.
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -188,7 +227,7 @@ pub enum Outcome {
     /// Not finished yet: acknowledge after scheduling this check for later.
     Reschedule(FollowUp),
     /// Nothing to do (event type not a trigger, property not enabled, not our group).
-    Ignored(&'static str),
+    Ignored(Ignore),
     /// The job stops on purpose without failing (a report request that expired).
     Expired(&'static str),
     /// Transient failure: retry in process, then through the wait queues.
@@ -219,7 +258,8 @@ impl Outcome {
     pub fn reason(&self) -> (Option<&'static str>, Option<String>) {
         match self {
             Outcome::Done(_) | Outcome::Duplicate(_) | Outcome::Reschedule(_) => (None, None),
-            Outcome::Ignored(why) | Outcome::Expired(why) => (None, Some((*why).to_owned())),
+            Outcome::Ignored(why) => (None, Some(why.describe().to_owned())),
+            Outcome::Expired(why) => (None, Some((*why).to_owned())),
             Outcome::Retry(failure) | Outcome::Throttle { failure, .. } => {
                 (Some(failure.class), Some(failure.detail.clone()))
             }

@@ -227,7 +227,7 @@ impl Settler {
                 .await
                 .map(|()| "rescheduled"),
             Outcome::Ignored(why) => {
-                tracing::info!(message_id = %job.message_id, why, "ignored");
+                tracing::info!(message_id = %job.message_id, why = why.describe(), reason = why.as_str(), "ignored");
                 Ok("ignored")
             }
             Outcome::Expired(why) => {

@@ -119,7 +119,8 @@ pub async fn sweep(config: &WorkerConfig, args: &SweepArgs) -> Result<SweepRepor
         config.entrata_base_url.clone(),
         config.entrata_api_key.clone(),
         config.property_cache_ttl,
-    );
+    )
+    .with_page_size(config.entrata_page_size);
     let now = envelope::now_millis();
     let first_day = day_number(envelope::utc_date(now - args.since.as_millis() as i64));
     let ledger = Ledger::new(config.ledger.clone(), LedgerMetrics::unregistered());
@@ -196,21 +197,28 @@ async fn applications(
     entrata: &EntrataClient,
     property_id: &str,
 ) -> Result<Vec<Found>, EntrataError> {
-    let result = entrata
-        .call(
+    let mut found = Vec::new();
+    // Every page: a large property has more applicant leases than one page holds. The visit
+    // never breaks, so the flow it ends with says nothing.
+    let _complete = entrata
+        .each_page(
             "leases",
             "getLeases",
             Some("r2"),
             json!({ "propertyId": property_id, "leaseStatusTypeIds": "1" }),
+            |page| json::wrapped(page, "leases", "lease").len(),
+            |page| {
+                collect_applications(property_id, page, &mut found);
+                std::ops::ControlFlow::Continue(())
+            },
         )
-        .await;
-    let leases = match result {
-        // Entrata answers "no leases found" with an error envelope.
-        Err(EntrataError::Rejected { code: 404 }) => return Ok(Vec::new()),
-        other => other?,
-    };
-    let mut found = Vec::new();
-    for lease in json::wrapped(&leases, "leases", "lease") {
+        .await?;
+    Ok(found)
+}
+
+/// The applications of one page of `getLeases`, added to `found` once each.
+fn collect_applications(property_id: &str, leases: &Value, found: &mut Vec<Found>) {
+    for lease in json::wrapped(leases, "leases", "lease") {
         for interval in json::wrapped(lease, "leaseIntervals", "leaseInterval") {
             let applications = json::wrapped(interval, "applications", "application");
             let pairs: Vec<(Option<String>, Option<String>)> = if applications.is_empty() {
@@ -244,7 +252,6 @@ async fn applications(
             }
         }
     }
-    Ok(found)
 }
 
 /// The day number of Entrata's `MM/DD/YYYY` (anything after the date is ignored); `None` for

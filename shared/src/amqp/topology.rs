@@ -17,7 +17,7 @@
 use super::duration_label;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{Channel, ExchangeKind};
+use lapin::{Channel, Connection, ExchangeKind};
 use std::time::Duration;
 
 /// A wait queue's TTL is its tier's delay times this, so that jitter (at most ±25 %) never
@@ -43,7 +43,7 @@ impl WorkQueue {
     pub const ALL: [WorkQueue; 2] = [WorkQueue::Screenings, WorkQueue::Reports];
 
     /// The unprefixed name, also the `queue` label in metrics.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             WorkQueue::Screenings => "screenings",
             WorkQueue::Reports => "reports",
@@ -158,14 +158,44 @@ impl Topology {
             .collect()
     }
 
+    /// Every queue with the arguments it is declared with, dead-letter queues first (a work
+    /// queue dead-letters into one).
+    pub fn queue_arguments(&self) -> Vec<(String, FieldTable)> {
+        let mut queues = Vec::new();
+        for queue in WorkQueue::ALL {
+            // Dead letters are looked at (replay dry runs) and put back: on RabbitMQ 4.x every
+            // return counts towards the quorum default delivery limit of 20, and a dead-letter
+            // queue has nowhere to send a message over its limit, so it would be dropped.
+            let mut dead_args = quorum();
+            dead_args.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongLongInt(PARKED_DELIVERY_LIMIT),
+            );
+            queues.push((self.dead_queue(queue), dead_args));
+            let mut args = dead_letter_to(&self.dead_queue(queue));
+            args.insert(
+                "x-delivery-limit".into(),
+                AMQPValue::LongLongInt(i64::from(self.delivery_limit)),
+            );
+            queues.push((self.queue(queue), args));
+            for tier in self.delay_tiers(queue) {
+                let mut args = dead_letter_to(&self.queue(queue));
+                let ttl = tier.delay.as_millis() as f64 * TIER_TTL_HEADROOM;
+                args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl as i64));
+                args.insert(
+                    "x-delivery-limit".into(),
+                    AMQPValue::LongLongInt(PARKED_DELIVERY_LIMIT),
+                );
+                queues.push((tier.queue, args));
+            }
+        }
+        queues
+    }
+
     /// Declare the exchange, queues and bindings. Safe to run concurrently and repeatedly; a
     /// queue that exists with other arguments makes the broker close the channel with
     /// `PRECONDITION_FAILED`, which is reported as the error.
     pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        let durable = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
         channel
             .exchange_declare(
                 self.exchange().into(),
@@ -177,26 +207,10 @@ impl Topology {
                 FieldTable::default(),
             )
             .await?;
+        for (queue, args) in self.queue_arguments() {
+            channel.queue_declare(queue.into(), DURABLE, args).await?;
+        }
         for queue in WorkQueue::ALL {
-            // Dead letters are looked at (replay dry runs) and put back: on RabbitMQ 4.x every
-            // return counts towards the quorum default delivery limit of 20, and a dead-letter
-            // queue has nowhere to send a message over its limit, so it would be dropped.
-            let mut dead_args = quorum();
-            dead_args.insert(
-                "x-delivery-limit".into(),
-                AMQPValue::LongLongInt(PARKED_DELIVERY_LIMIT),
-            );
-            channel
-                .queue_declare(self.dead_queue(queue).into(), durable, dead_args)
-                .await?;
-            let mut args = dead_letter_to(&self.dead_queue(queue));
-            args.insert(
-                "x-delivery-limit".into(),
-                AMQPValue::LongLongInt(i64::from(self.delivery_limit)),
-            );
-            channel
-                .queue_declare(self.queue(queue).into(), durable, args)
-                .await?;
             channel
                 .queue_bind(
                     self.queue(queue).into(),
@@ -206,22 +220,78 @@ impl Topology {
                     FieldTable::default(),
                 )
                 .await?;
-            for tier in self.delay_tiers(queue) {
-                let mut args = dead_letter_to(&self.queue(queue));
-                let ttl = tier.delay.as_millis() as f64 * TIER_TTL_HEADROOM;
-                args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(ttl as i64));
-                args.insert(
-                    "x-delivery-limit".into(),
-                    AMQPValue::LongLongInt(PARKED_DELIVERY_LIMIT),
-                );
-                channel
-                    .queue_declare(tier.queue.clone().into(), durable, args)
-                    .await?;
-            }
         }
         Ok(())
     }
+
+    /// Check, without creating anything, that the exchange and every queue exist with the
+    /// arguments this configuration declares: one `(name, problem)` per object that is missing
+    /// or differs. A queue that exists is declared again with the expected arguments on a
+    /// channel of its own, which the broker accepts only when they are equivalent (and then
+    /// changes nothing).
+    pub async fn check(
+        &self,
+        connection: &Connection,
+    ) -> Result<Vec<(String, String)>, lapin::Error> {
+        let mut problems = Vec::new();
+        let passive = ExchangeDeclareOptions {
+            passive: true,
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        let channel = connection.create_channel().await?;
+        if channel
+            .exchange_declare(
+                self.exchange().into(),
+                ExchangeKind::Topic,
+                passive,
+                FieldTable::default(),
+            )
+            .await
+            .is_err()
+        {
+            problems.push((self.exchange(), "missing".to_owned()));
+        }
+        let _ = channel.close(200, "checked".into()).await;
+        for (queue, args) in self.queue_arguments() {
+            let channel = connection.create_channel().await?;
+            let exists = channel
+                .queue_declare(
+                    queue.clone().into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..DURABLE
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .is_ok();
+            if !exists {
+                problems.push((queue, "missing".to_owned()));
+                continue;
+            }
+            let channel = connection.create_channel().await?;
+            if let Err(error) = channel
+                .queue_declare(queue.clone().into(), DURABLE, args)
+                .await
+            {
+                problems.push((queue, format!("exists with other arguments ({error})")));
+            } else {
+                let _ = channel.close(200, "checked".into()).await;
+            }
+        }
+        Ok(problems)
+    }
 }
+
+/// Every queue of the topology is durable.
+const DURABLE: QueueDeclareOptions = QueueDeclareOptions {
+    passive: false,
+    durable: true,
+    exclusive: false,
+    auto_delete: false,
+    nowait: false,
+};
 
 fn quorum() -> FieldTable {
     let mut args = FieldTable::default();

@@ -8,16 +8,22 @@
 
 use super::http::{Answer, CallError, Downstream};
 use crate::json;
+use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use shared::config::Secret;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Documents asked for per page of `getLeaseDocumentsList`.
-pub const DOCUMENTS_PER_PAGE: u32 = 100;
-/// The most pages of one lease's documents read (10,000 documents).
-pub const DOCUMENT_PAGES_MAX: u32 = 100;
+/// The most pages of one paginated read (at the default page size, 10,000 items).
+pub const PAGES_MAX: u32 = 100;
+/// `per_page` unless configured (`ENTRATA_PAGE_SIZE`).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// Every lease status (Applicant 1, Cancelled 2, Future 3, Current 4, Notice 5, Past 6):
+/// Entrata's reads default to Current and Notice, which leaves applications out.
+pub const ALL_LEASE_STATUSES: &str = "1,2,3,4,5,6";
 
 /// Why an Entrata call failed.
 #[derive(Debug, thiserror::Error)]
@@ -71,8 +77,11 @@ pub struct Customer {
     pub last_name: String,
     /// Email, if any.
     pub email: Option<String>,
-    /// Phone as Entrata wrote it.
+    /// The phone to text invitations to, as Entrata wrote it: a mobile number first, then a
+    /// personal one; never a work or fax number.
     pub phone: Option<String>,
+    /// The phone's `countryCode`, when Entrata gave one.
+    pub phone_country: Option<u16>,
 }
 
 /// An application as the screening needs it.
@@ -98,6 +107,17 @@ pub struct EntrataClient {
     gate: Mutex<HashMap<&'static str, Instant>>,
     properties: Mutex<HashMap<String, (Instant, Address)>>,
     property_ttl: Duration,
+    page_size: u32,
+}
+
+/// One page of a paginated read, with what its headers say about the rest.
+#[derive(Debug)]
+struct Page {
+    result: Value,
+    /// `X-Total-Count`.
+    total: Option<u64>,
+    /// A `Link` with `rel="next"`.
+    next: bool,
 }
 
 impl EntrataClient {
@@ -115,7 +135,14 @@ impl EntrataClient {
             gate: Mutex::default(),
             properties: Mutex::default(),
             property_ttl,
+            page_size: DEFAULT_PAGE_SIZE,
         }
+    }
+
+    /// Ask for `per_page` items per page of the paginated reads.
+    pub fn with_page_size(mut self, per_page: u32) -> Self {
+        self.page_size = per_page.max(1);
+        self
     }
 
     /// Call `service/method` and return `response.result`.
@@ -126,19 +153,21 @@ impl EntrataClient {
         version: Option<&str>,
         params: Value,
     ) -> Result<Value, EntrataError> {
-        self.call_page(service, method, version, params, None).await
+        self.call_page(service, method, version, params, None)
+            .await
+            .map(|page| page.result)
     }
 
     /// [`EntrataClient::call`] for one page of a paginated method (`page_no`, `per_page` as
     /// query parameters, as the reference documents them).
-    pub async fn call_page(
+    async fn call_page(
         &self,
         service: &'static str,
         method: &'static str,
         version: Option<&str>,
         params: Value,
         page: Option<(u32, u32)>,
-    ) -> Result<Value, EntrataError> {
+    ) -> Result<Page, EntrataError> {
         self.check_gate(service)?;
         let mut method_body = json!({ "name": method, "params": params });
         if let Some(v) = version {
@@ -160,52 +189,104 @@ impl EntrataClient {
             request = request.query(&[("page_no", page_no), ("per_page", per_page)]);
         }
         let answer = self.http.send(method, request).await?;
-        self.result(service, answer)
+        let (total, next) = paging_headers(&answer.headers);
+        let result = self.result(service, answer)?;
+        Ok(Page {
+            result,
+            total,
+            next,
+        })
+    }
+
+    /// Read every page of a paginated method, handing each page's result to `visit` until it
+    /// breaks. Reading stops after the last page: a `Link` without `rel="next"` and an
+    /// `X-Total-Count` reached, or (without those headers) a page shorter than `per_page`
+    /// (`items` counts a page's items); also when a page past the first answers "not found",
+    /// when a page repeats the one before (a server that ignores paging), or after
+    /// [`PAGES_MAX`] pages. A first page "not found" is an empty list.
+    pub async fn each_page(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        version: Option<&str>,
+        params: Value,
+        items: fn(&Value) -> usize,
+        mut visit: impl FnMut(&Value) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, EntrataError> {
+        let per_page = self.page_size;
+        let mut previous: Option<Value> = None;
+        let mut seen = 0u64;
+        for page_no in 1..=PAGES_MAX {
+            let page = match self
+                .call_page(
+                    service,
+                    method,
+                    version,
+                    params.clone(),
+                    Some((page_no, per_page)),
+                )
+                .await
+            {
+                Ok(page) => page,
+                // Entrata answers an empty list (or a page past the end) with "not found".
+                Err(EntrataError::Rejected { code: 404 }) => break,
+                Err(error) => return Err(error),
+            };
+            if previous.as_ref() == Some(&page.result) {
+                break;
+            }
+            let count = items(&page.result);
+            seen += count as u64;
+            if visit(&page.result).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+            let more = page.next
+                || match page.total {
+                    Some(total) => seen < total,
+                    None => count >= per_page as usize,
+                };
+            if !more || count == 0 {
+                break;
+            }
+            previous = Some(page.result);
+        }
+        Ok(ControlFlow::Continue(()))
     }
 
     /// Whether a lease's documents include a file named `name`: `leases/getLeaseDocumentsList`
     /// with every lease status (an application's lease is in Applicant status, which Entrata
-    /// leaves out by default), page after page until the name is found, a page brings nothing
-    /// new (a server that ignores paging answers the same page again), or
-    /// [`DOCUMENT_PAGES_MAX`] pages.
+    /// leaves out by default), page after page until the name is found or the list ends.
     pub async fn lease_has_document(
         &self,
         property_id: &str,
         lease_id: &str,
         name: &str,
     ) -> Result<bool, EntrataError> {
-        let mut previous: Option<Value> = None;
-        for page_no in 1..=DOCUMENT_PAGES_MAX {
-            let page = self
-                .call_page(
-                    "leases",
-                    "getLeaseDocumentsList",
-                    Some("r1"),
-                    json!({
-                        "propertyId": property_id,
-                        "leaseId": lease_id,
-                        "leaseStatusTypeIds": "1,2,3,4,5,6",
-                    }),
-                    Some((page_no, DOCUMENTS_PER_PAGE)),
-                )
-                .await;
-            let page = match page {
-                Ok(page) => page,
-                // No documents at all.
-                Err(EntrataError::Rejected { code: 404 }) => return Ok(false),
-                Err(error) => return Err(error),
-            };
-            if json::mentions(&page, name) {
-                return Ok(true);
-            }
-            let items = json::count_items(&page);
-            if items == 0 || items < DOCUMENTS_PER_PAGE as usize || previous.as_ref() == Some(&page)
-            {
-                return Ok(false);
-            }
-            previous = Some(page);
-        }
-        Ok(false)
+        let found = self
+            .each_page(
+                "leases",
+                "getLeaseDocumentsList",
+                Some("r1"),
+                json!({
+                    "propertyId": property_id,
+                    "leaseId": lease_id,
+                    "leaseStatusTypeIds": ALL_LEASE_STATUSES,
+                }),
+                |page| {
+                    json::wrapped(page, "leaseDocuments", "leaseDocument")
+                        .len()
+                        .max(json::count_items(page))
+                },
+                |page| {
+                    if json::mentions(page, name) {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+            )
+            .await?;
+        Ok(found.is_break())
     }
 
     /// Upload files with `leases/sendLeaseDocuments` (multipart); returns `response.result`.
@@ -268,20 +349,23 @@ impl EntrataClient {
             return Err(EntrataError::RateLimited(wait));
         }
         if !answer.is_success() {
+            // Entrata documents a failure as HTTP 400 with the error envelope as well as
+            // HTTP 200 with it: read the envelope of a 400 like the same error in a 200. Other
+            // statuses (401, 404 for a wrong organisation, 5xx) are the gateway's, not the
+            // method's, and are classified by their status.
+            if answer.status == 400
+                && let Ok(body) = answer.json()
+                && let Some(code) = envelope_error(&body)
+            {
+                return Err(classify_code(code, spent));
+            }
             return Err(answer.error().into());
         }
         let body = answer.json()?;
-        let response = json::field(&body, "response").unwrap_or(&body);
-        if let Some(error) = json::field(response, "error") {
-            let code = json::text(json::field(error, "code"))
-                .and_then(|c| c.parse::<i64>().ok())
-                .unwrap_or(0);
-            return Err(match code {
-                429 => EntrataError::RateLimited(spent.unwrap_or(Duration::from_secs(60))),
-                310 | 401 | 403 | 500..=599 | 0 => EntrataError::Transient { code },
-                _ => EntrataError::Rejected { code },
-            });
+        if let Some(code) = envelope_error(&body) {
+            return Err(classify_code(code, spent));
         }
+        let response = json::field(&body, "response").unwrap_or(&body);
         json::field(response, "result")
             .cloned()
             .ok_or(EntrataError::Malformed(
@@ -304,7 +388,7 @@ impl EntrataClient {
             .call(
                 "properties",
                 "getProperties",
-                None,
+                Some("r1"),
                 json!({ "propertyIds": property_id }),
             )
             .await?;
@@ -327,6 +411,30 @@ impl EntrataClient {
         Ok(Some(address))
     }
 
+    /// The ids of every property the API key can read (`properties/getProperties` without a
+    /// filter).
+    pub async fn readable_properties(&self) -> Result<Vec<String>, EntrataError> {
+        let result = self
+            .call("properties", "getProperties", Some("r1"), json!({}))
+            .await?;
+        Ok(json::at(&result, "PhysicalProperty.Property")
+            .map(|v| json::list(Some(v)))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| json::text(json::field(p, "PropertyID")))
+            .collect())
+    }
+
+    /// Whether `leases/getLeasePickList` lists the lease file type `code` (its `leaseFileTypes`
+    /// are matched by any value equal to the code, the list's shape not being documented).
+    pub async fn has_lease_file_type(&self, code: &str) -> Result<bool, EntrataError> {
+        let result = self
+            .call("leases", "getLeasePickList", Some("r1"), json!({}))
+            .await?;
+        let types = json::field(&result, "leaseFileTypes").unwrap_or(&result);
+        Ok(json::mentions(types, code))
+    }
+
     /// Read an application; `None` when Entrata knows neither a lead nor a lease for it.
     pub async fn application(
         &self,
@@ -341,7 +449,13 @@ impl EntrataClient {
                 json!({ "propertyId": property_id, "leadId": application_id }),
             )
             .await;
-        let leads = not_found_as_empty(leads)?;
+        // A lead Entrata will not give (not found, or any other refusal of the lead filter)
+        // does not stop the read: the applicant lease alone describes the household.
+        let (leads, lead_refused) = match leads {
+            Ok(leads) => (leads, None),
+            Err(EntrataError::Rejected { code }) => (Value::Null, Some(code)),
+            Err(error) => return Err(error),
+        };
         let prospect = json::wrapped(&leads, "prospects", "prospect")
             .into_iter()
             .find(|p| {
@@ -355,21 +469,61 @@ impl EntrataClient {
                 json!({
                     "propertyId": property_id,
                     "applicationId": application_id,
-                    "leaseStatusTypeIds": "1,2,3,4,5,6",
+                    "leaseStatusTypeIds": ALL_LEASE_STATUSES,
                 }),
             )
             .await;
-        let leases = not_found_as_empty(leases)?;
+        let leases = match leases {
+            Err(EntrataError::Rejected { code: 404 }) => Value::Null,
+            other => other?,
+        };
         let lease = pick_lease(&leases, application_id);
-        Ok(super::entrata_read::merge(prospect, lease))
+        match (super::entrata_read::merge(prospect, lease), lead_refused) {
+            (Some(application), _) => Ok(Some(application)),
+            // Neither found: a refusal other than "not found" is what the operator must see.
+            (None, Some(code)) if code != 404 => Err(EntrataError::Rejected { code }),
+            (None, _) => Ok(None),
+        }
     }
 }
 
-fn not_found_as_empty(result: Result<Value, EntrataError>) -> Result<Value, EntrataError> {
-    match result {
-        Err(EntrataError::Rejected { code: 404 }) => Ok(Value::Null),
-        other => other,
+/// `response.error.code` of an error envelope (0 when the code is not a number).
+fn envelope_error(body: &Value) -> Option<i64> {
+    let response = json::field(body, "response").unwrap_or(body);
+    let error = json::field(response, "error")?;
+    Some(
+        json::text(json::field(error, "code"))
+            .and_then(|c| c.parse::<i64>().ok())
+            .unwrap_or(0),
+    )
+}
+
+/// An envelope error code as an [`EntrataError`].
+fn classify_code(code: i64, spent: Option<Duration>) -> EntrataError {
+    match code {
+        429 => EntrataError::RateLimited(spent.unwrap_or(Duration::from_secs(60))),
+        310 | 401 | 403 | 500..=599 | 0 => EntrataError::Transient { code },
+        _ => EntrataError::Rejected { code },
     }
+}
+
+/// `X-Total-Count`, and whether a `Link` header names a `rel="next"` page.
+fn paging_headers(headers: &HeaderMap) -> (Option<u64>, bool) {
+    let total = headers
+        .get("x-total-count")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let next = headers.get_all(reqwest::header::LINK).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|link| {
+                link.split(';').skip(1).any(|p| {
+                    p.trim().eq_ignore_ascii_case("rel=\"next\"")
+                        || p.trim().eq_ignore_ascii_case("rel=next")
+                })
+            })
+        })
+    });
+    (total, next)
 }
 
 fn pick_lease<'a>(result: &'a Value, application_id: &str) -> Option<&'a Value> {
@@ -393,12 +547,40 @@ fn pick_lease<'a>(result: &'a Value, application_id: &str) -> Option<&'a Value> 
     leases.iter().find(belongs).copied()
 }
 
+/// The property's street address: among `Address` and `Addresses.Address[]`, the first whose
+/// `AddressType` names the property itself (primary, physical, property, street); else the
+/// first that is not a mailing or billing address; else the first listed.
 fn address_of(property: &Value) -> Option<Address> {
-    let primary = json::field(property, "Address").filter(|a| a.is_object());
-    let from_list = json::wrapped(property, "Addresses", "Address")
+    let candidates: Vec<(Option<String>, Address)> = json::field(property, "Address")
+        .filter(|a| a.is_object())
         .into_iter()
-        .next();
-    let a = primary.or(from_list)?;
+        .chain(json::wrapped(property, "Addresses", "Address"))
+        .filter_map(|a| {
+            let kind = json::text(json::field(a, "AddressType")).map(|t| t.to_ascii_lowercase());
+            Some((kind, one_address(a)?))
+        })
+        .collect();
+    let typed = |wanted: &dyn Fn(&str) -> bool| {
+        candidates
+            .iter()
+            .find(|(kind, _)| kind.as_deref().is_some_and(wanted))
+            .map(|(_, a)| a.clone())
+    };
+    typed(&|k| ["primary", "physical", "property", "street"].contains(&k))
+        .or_else(|| {
+            candidates
+                .iter()
+                .find(|(kind, _)| {
+                    !kind
+                        .as_deref()
+                        .is_some_and(|k| k.contains("mail") || k.contains("billing"))
+                })
+                .map(|(_, a)| a.clone())
+        })
+        .or_else(|| candidates.first().map(|(_, a)| a.clone()))
+}
+
+fn one_address(a: &Value) -> Option<Address> {
     Some(Address {
         street: json::text(json::field(a, "Address"))
             .or_else(|| json::text(json::field(a, "StreetAddress")))?,
@@ -419,6 +601,63 @@ mod tests {
         assert_eq!(address_of(&p).expect("address").state, "TX");
         let p = serde_json::json!({"PropertyID": 1, "Addresses": {"Address": [{"Address": "2 Elm", "City": "Reno", "StateCode": "NV", "PostalCode": "89501"}]}});
         assert_eq!(address_of(&p).expect("address").city, "Reno");
+    }
+
+    #[test]
+    fn a_mailing_address_listed_first_is_not_used() {
+        let p = serde_json::json!({"PropertyID": 1,
+        "Address": {"@attributes": {"AddressType": "Mailing"}, "Address": "PO Box 1", "City": "Austin", "State": "TX", "PostalCode": "78701"},
+        "Addresses": {"Address": [
+            {"AddressType": "Mailing", "Address": "PO Box 1", "City": "Austin", "StateCode": "TX", "PostalCode": "78701"},
+            {"AddressType": "Primary", "Address": "1 Main St", "City": "Austin", "StateCode": "TX", "PostalCode": "78702"}
+        ]}});
+        assert_eq!(address_of(&p).expect("address").street, "1 Main St");
+        // Without a property type, anything but a mailing address; failing that, the first.
+        let p = serde_json::json!({"Addresses": {"Address": [
+            {"AddressType": "Mailing", "Address": "PO Box 1", "City": "A", "StateCode": "TX", "PostalCode": "1"},
+            {"AddressType": "Office", "Address": "9 Side St", "City": "A", "StateCode": "TX", "PostalCode": "1"}
+        ]}});
+        assert_eq!(address_of(&p).expect("address").street, "9 Side St");
+        let p = serde_json::json!({"Addresses": {"Address":
+            {"AddressType": "Mailing", "Address": "PO Box 1", "City": "A", "StateCode": "TX", "PostalCode": "1"}}});
+        assert_eq!(address_of(&p).expect("address").street, "PO Box 1");
+    }
+
+    #[test]
+    fn errors_are_read_from_the_envelope_with_their_code() {
+        let body = serde_json::json!({"response": {"requestId": "1", "error": {"code": 400, "message": "x"}}});
+        assert_eq!(envelope_error(&body), Some(400));
+        let body = serde_json::json!({"response": {"error": {"code": "310", "message": "x"}}});
+        assert!(matches!(
+            classify_code(envelope_error(&body).expect("error"), None),
+            EntrataError::Transient { code: 310 }
+        ));
+        assert!(matches!(
+            classify_code(404, None),
+            EntrataError::Rejected { code: 404 }
+        ));
+        assert!(envelope_error(&serde_json::json!({"response": {"result": {}}})).is_none());
+    }
+
+    #[test]
+    fn paging_headers_say_whether_more_pages_follow() {
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Total-Count", "7".parse().expect("header"));
+        headers.insert(
+            reqwest::header::LINK,
+            r#"<https://x/v1/leases?page_no=1>; rel="prev", <https://x/v1/leases?page_no=3>; rel="next""#
+                .parse()
+                .expect("header"),
+        );
+        assert_eq!(paging_headers(&headers), (Some(7), true));
+        let mut last = HeaderMap::new();
+        last.insert(
+            reqwest::header::LINK,
+            r#"<https://x/v1/leases?page_no=2>; rel="prev""#
+                .parse()
+                .expect("header"),
+        );
+        assert_eq!(paging_headers(&last), (None, false));
     }
 
     #[test]

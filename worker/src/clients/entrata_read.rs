@@ -40,7 +40,10 @@ pub fn merge(prospect: Option<&Value>, lease: Option<&Value>) -> Option<Applicat
             });
             if let Some(same) = same {
                 customer.email = customer.email.take().or_else(|| same.email.clone());
-                customer.phone = customer.phone.take().or_else(|| same.phone.clone());
+                if customer.phone.is_none() {
+                    customer.phone = same.phone.clone();
+                    customer.phone_country = same.phone_country;
+                }
             }
         }
     }
@@ -76,14 +79,38 @@ fn base_rent(lease: &Value) -> Option<f64> {
         .and_then(|c| json::amount(field(c, "amount")))
 }
 
+/// How suitable a phone type is for a text invitation: mobile first, then personal or
+/// untyped ones; `None` for numbers that cannot take a text (work, office, fax, pager).
+fn phone_rank(kind: Option<&str>) -> Option<u8> {
+    let kind = kind.unwrap_or("").to_ascii_lowercase();
+    if ["work", "office", "business", "fax", "pager"]
+        .iter()
+        .any(|k| kind.contains(k))
+    {
+        None
+    } else if kind.contains("mobile") || kind.contains("cell") {
+        Some(0)
+    } else {
+        Some(1)
+    }
+}
+
 fn lease_customer(c: &Value) -> Option<Customer> {
     let phones = json::wrapped(c, "phones", "phone");
-    let phone = phones
+    let best = phones
         .iter()
-        .find(|p| text(field(p, "phoneType")).is_some_and(|t| t.eq_ignore_ascii_case("mobile")))
-        .or(phones.first())
-        .and_then(|p| text(field(p, "phoneNumber")))
-        .or_else(|| text(field(c, "phoneNumber")));
+        .filter(|p| text(field(p, "phoneNumber")).is_some())
+        .filter_map(|p| Some((phone_rank(text(field(p, "phoneType")).as_deref())?, *p)))
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, p)| p);
+    let (phone, phone_country) = match best {
+        Some(p) => (
+            text(field(p, "phoneNumber")),
+            text(field(p, "countryCode")).and_then(|cc| cc.trim_start_matches('+').parse().ok()),
+        ),
+        None if phones.is_empty() => (text(field(c, "phoneNumber")), None),
+        None => (None, None),
+    };
     Some(Customer {
         id: text(field(c, "id")).or_else(|| text(field(c, "customerId"))),
         customer_type: text(field(c, "customerType")),
@@ -92,6 +119,7 @@ fn lease_customer(c: &Value) -> Option<Customer> {
         last_name: text(field(c, "lastName")).unwrap_or_default(),
         email: text(field(c, "emailAddress")).or_else(|| text(field(c, "email"))),
         phone,
+        phone_country,
     })
 }
 
@@ -102,14 +130,11 @@ fn lead_customer(c: &Value) -> Option<Customer> {
         first_name: text(field(c, "firstName")).unwrap_or_default(),
         last_name: text(field(c, "lastName")).unwrap_or_default(),
         email: text(field(c, "email")).or_else(|| text(field(c, "emailAddress"))),
-        phone: [
-            "cellPhoneNumber",
-            "personalPhoneNumber",
-            "phoneNumber",
-            "officePhoneNumber",
-        ]
-        .iter()
-        .find_map(|k| text(field(c, k))),
+        // Never the office or fax number: invitations are texted.
+        phone: ["cellPhoneNumber", "personalPhoneNumber", "phoneNumber"]
+            .iter()
+            .find_map(|k| text(field(c, k))),
+        phone_country: None,
     })
 }
 
@@ -148,6 +173,31 @@ mod tests {
         assert_eq!(app.customers[0].phone.as_deref(), Some("(512) 555-0100"));
         assert_eq!(app.customers[1].customer_type.as_deref(), Some("Guarantor"));
         assert_eq!(app.customers[1].phone.as_deref(), Some("5125550101"));
+    }
+
+    #[test]
+    fn a_mobile_phone_is_preferred_and_a_work_phone_never_taken() {
+        let lease = json!({"id": 1, "customers": {"customer": [
+            {"id": 1, "customerType": "Primary", "firstName": "Ana", "lastName": "Ruiz",
+             "phones": {"phone": [
+                {"phoneType": "work", "phoneNumber": "5125550199", "countryCode": "1"},
+                {"phoneType": "personal", "phoneNumber": "5125550188", "countryCode": "1"},
+                {"phoneType": "mobile", "phoneNumber": "20 7946 0958", "countryCode": "44"}
+             ]}},
+            {"id": 2, "customerType": "Co-Applicant", "firstName": "Bo", "lastName": "Li",
+             "phones": {"phone": {"phoneType": "work", "phoneNumber": "5125550177"}}}
+        ]}});
+        let app = merge(None, Some(&lease)).expect("found");
+        assert_eq!(app.customers[0].phone.as_deref(), Some("20 7946 0958"));
+        assert_eq!(app.customers[0].phone_country, Some(44));
+        assert_eq!(
+            app.customers[1].phone, None,
+            "a work number is never texted"
+        );
+        let prospect = json!({"applicationId": 3, "customers": {"customer": {"customerId": 1,
+            "firstName": "Bo", "lastName": "Li", "officePhoneNumber": "5125550177", "cellPhoneNumber": ""}}});
+        let app = merge(Some(&prospect), None).expect("found");
+        assert_eq!(app.customers[0].phone, None);
     }
 
     #[test]

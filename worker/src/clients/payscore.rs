@@ -5,6 +5,7 @@
 use super::http::{Answer, CallError, Downstream};
 use crate::config::Lookup;
 use crate::json;
+use serde::Serialize;
 use serde_json::Value;
 use shared::config::Secret;
 use std::time::{Duration, Instant};
@@ -46,6 +47,62 @@ impl PayscoreError {
             | PayscoreError::Unauthorized => false,
         }
     }
+}
+
+/// `POST /api/v1/screening_groups`, as seed 003 documents it. Optional fields are left out
+/// when unknown rather than sent empty: a blank `monthly_rent` means "do not calculate the
+/// multiplier", a blank `income_multiplier_threshold` means Payscore's default (2.5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreateGroupRequest {
+    /// Everyone invited.
+    pub applicants: Vec<ApplicantRequest>,
+    /// The property's street address, shown to applicants.
+    pub property: PropertyRequest,
+    /// Whether the property manager pays.
+    pub is_decision_maker_paying: bool,
+    /// Who asks for the verification (a person or company name).
+    pub decision_maker_display_name: String,
+    /// The household's monthly rent in dollars; left out when Entrata has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monthly_rent: Option<f64>,
+    /// Net income to rent threshold; left out for Payscore's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub income_multiplier_threshold: Option<f64>,
+    /// Where Payscore sends this group's webhooks.
+    pub webhook_url: String,
+    /// `entrata:<propertyId>:<applicationId>`: the lookup key that prevents a second group.
+    pub correlation_id: String,
+}
+
+/// One applicant of a [`CreateGroupRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApplicantRequest {
+    /// Given name.
+    pub applicant_first_name: String,
+    /// Family name.
+    pub applicant_last_name: String,
+    /// Where the invitation goes.
+    pub applicant_email: String,
+    /// E.164 (`+19842342345`); a text invitation goes there too. Left out when Entrata has no
+    /// number that can take a text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applicant_phone_number: Option<String>,
+}
+
+/// The property of a [`CreateGroupRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PropertyRequest {
+    /// Street line.
+    pub street_address: String,
+    /// City.
+    pub city: String,
+    /// The state spelled out ("no initials").
+    pub state: String,
+    /// ZIP code.
+    pub zip_code: String,
+    /// The unit, when Entrata knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// What `GET …/report` said.
@@ -129,6 +186,11 @@ impl PayscoreClient {
         Ok(token)
     }
 
+    /// Ask for a new token: `Ok` when Payscore accepts the credentials.
+    pub async fn check_credentials(&self) -> Result<(), PayscoreError> {
+        self.token(true).await.map(|_| ())
+    }
+
     /// Send an authenticated request; on 401 renew the token once and send again.
     async fn send(
         &self,
@@ -199,7 +261,7 @@ impl PayscoreClient {
     }
 
     /// Create a screening group; returns its id.
-    pub async fn create_group(&self, body: &Value) -> Result<String, PayscoreError> {
+    pub async fn create_group(&self, body: &CreateGroupRequest) -> Result<String, PayscoreError> {
         let url = format!("{}/api/v1/screening_groups", self.base_url);
         let answer = self
             .send("create_group", |c| c.post(&url).json(body))

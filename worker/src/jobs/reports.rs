@@ -29,12 +29,15 @@ use crate::ledger::claims::group_key;
 use crate::ledger::records::{ApplicationRef, ReportState};
 use crate::ledger::{Claim, ClaimAttempt, Ledger, LedgerError};
 use crate::metrics::WorkerMetrics;
-use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
+use crate::outcome::{DeadReason, Failure, FollowUp, Ignore, Job, Outcome};
 use crate::properties::PropertySettings;
 use serde_json::{Value, json};
 use shared::amqp::WorkQueue;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The queue label of this job's metrics.
+const QUEUE: &str = WorkQueue::Reports.as_str();
 
 /// Payscore webhook codes counted by name; any other is counted as `other`.
 const KNOWN_CODES: &[&str] = &[
@@ -133,7 +136,7 @@ impl Handler for ReportsJob {
                         DeadReason::UnreadableDelivery,
                         "completion webhook without screening_group_id",
                     ),
-                    _ => Outcome::Ignored("webhook code needs no action"),
+                    _ => self.metrics.ignore(QUEUE, Ignore::NoActionNeeded),
                 }
             }
         }
@@ -173,7 +176,7 @@ impl ReportsJob {
     async fn check(&self, job: &Job, check: ReportCheck, claim: &Claim) -> Outcome {
         let group = match self.payscore.group(&check.screening_group_id).await {
             Ok(Some(group)) => group,
-            Ok(None) => return Outcome::Ignored("Payscore does not know the group"),
+            Ok(None) => return self.metrics.ignore(QUEUE, Ignore::GroupUnknown),
             Err(error) => return payscore_failure(error, "get_group"),
         };
         let status = json::text(json::field(&group, "status")).unwrap_or_default();
@@ -268,7 +271,7 @@ impl ReportsJob {
             t.application_id = Some(app.application_id.clone());
         });
         let Some(settings) = self.config.properties.get(&app.property_id) else {
-            return Outcome::Ignored("property not enabled");
+            return self.metrics.ignore(QUEUE, Ignore::PropertyNotEnabled);
         };
         let pdf = match self.report(group_id).await {
             Ok(pdf) => pdf,

@@ -14,8 +14,10 @@
 //! 7. Forward a delayed report check (published and confirmed before the ack).
 
 use crate::address::{e164, state_name};
-use crate::clients::entrata::{Address, Application, EntrataClient};
-use crate::clients::payscore::{PayscoreClient, PayscoreError};
+use crate::clients::entrata::{Address, Application, Customer, EntrataClient};
+use crate::clients::payscore::{
+    ApplicantRequest, CreateGroupRequest, PayscoreClient, PayscoreError, PropertyRequest,
+};
 use crate::config::{Lookup, WorkerConfig};
 use crate::consumer::Handler;
 use crate::jobs::classify::{entrata_failure, payscore_failure, wait_for_schedule};
@@ -25,9 +27,8 @@ use crate::ledger::claims::application_key;
 use crate::ledger::records::{ApplicationRecord, ApplicationState};
 use crate::ledger::{Claim, ClaimAttempt, Ledger, LedgerError};
 use crate::metrics::WorkerMetrics;
-use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
+use crate::outcome::{DeadReason, Failure, FollowUp, Ignore, Job, Outcome};
 use crate::properties::PropertySettings;
-use serde_json::{Value, json};
 use shared::amqp::WorkQueue;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -85,11 +86,15 @@ fn ledger_down(error: LedgerError) -> Outcome {
 
 impl ScreeningJob {
     async fn screen(&self, job: &Job, event: &ApplicationEvent) -> Outcome {
-        if !event.triggers(&self.config.trigger_events) {
-            return Outcome::Ignored("event type does not trigger a screening");
+        let trigger = event.triggers(&self.config.trigger_events);
+        self.metrics
+            .application_event(event.event_type.as_deref(), trigger);
+        let queue = WorkQueue::Screenings.as_str();
+        if !trigger {
+            return self.metrics.ignore(queue, Ignore::NotATrigger);
         }
         let Some(settings) = self.config.properties.get(&event.property_id) else {
-            return Outcome::Ignored("property not enabled");
+            return self.metrics.ignore(queue, Ignore::PropertyNotEnabled);
         };
         let key = application_key(&event.property_id, &event.application_id);
         let claim = match self.ledger.claim(&key, &job.run_id).await {
@@ -137,8 +142,8 @@ impl ScreeningJob {
             Ok(false) => return Outcome::Busy,
             Err(error) => return ledger_down(error),
         }
-        let invited = request.applicants;
-        match self.payscore.create_group(&request.body).await {
+        let invited = request.applicants.len();
+        match self.payscore.create_group(&request).await {
             Ok(group_id) => self.record_group(job, event, &group_id, invited).await,
             Err(PayscoreError::Rejected { status }) => {
                 if let Err(error) = self.ledger.create_failed(property_id, application_id).await {
@@ -218,7 +223,7 @@ impl ScreeningJob {
         &self,
         event: &ApplicationEvent,
         settings: &PropertySettings,
-    ) -> Result<CreateRequest, Outcome> {
+    ) -> Result<CreateGroupRequest, Outcome> {
         let application = match self
             .entrata
             .application(&event.property_id, &event.application_id)
@@ -249,7 +254,14 @@ impl ScreeningJob {
             }
             Err(error) => return Err(entrata_failure(error)),
         };
-        build_request(&self.config, event, settings, &application, &address)
+        build_request(
+            event,
+            settings,
+            &application,
+            &address,
+            format!("{}/webhooks/payscore", self.config.public_base_url),
+            self.config.phone_country_code,
+        )
     }
 
     async fn record_group(
@@ -309,20 +321,55 @@ impl ScreeningJob {
     }
 }
 
-/// A create request and how many applicants it invites.
-struct CreateRequest {
-    body: Value,
-    applicants: usize,
+/// Entrata's customer types; a property inviting all of them needs no type to decide.
+const ALL_CUSTOMER_TYPES: [&str; 4] = ["Primary", "Co-Applicant", "Guarantor", "Occupant"];
+
+/// Which of the application's customers the property invites, or the dead letter that stops
+/// the application: a customer without a type cannot be placed unless the household is one
+/// person (the applicant) or the property invites every type.
+fn invited<'a>(
+    settings: &PropertySettings,
+    application: &'a Application,
+) -> Result<Vec<&'a Customer>, Outcome> {
+    let invites = |t: &str| {
+        settings
+            .invite_customer_types
+            .iter()
+            .any(|i| i.eq_ignore_ascii_case(t))
+    };
+    let everyone = ALL_CUSTOMER_TYPES.iter().all(|t| invites(t));
+    let untyped = application
+        .customers
+        .iter()
+        .filter(|c| c.customer_type.is_none())
+        .count();
+    if untyped > 0 && application.customers.len() > 1 && !everyone {
+        return Err(Outcome::dead(
+            DeadReason::CustomerTypesUnknown,
+            format!(
+                "{untyped} of {} customers have no customer type in Entrata (no applicant \
+                 lease yet?): replay once Entrata shows the applicant lease",
+                application.customers.len()
+            ),
+        ));
+    }
+    Ok(application
+        .customers
+        .iter()
+        .filter(|c| c.customer_type.as_deref().is_none_or(invites))
+        .collect())
 }
 
-/// The Payscore create request for an application, or the dead letter that stops it.
+/// The Payscore create request for an application, or the dead letter that stops it. Pure:
+/// everything it needs is passed in.
 fn build_request(
-    config: &WorkerConfig,
     event: &ApplicationEvent,
     settings: &PropertySettings,
     application: &Application,
     address: &Address,
-) -> Result<CreateRequest, Outcome> {
+    webhook_url: String,
+    default_country_code: u16,
+) -> Result<CreateGroupRequest, Outcome> {
     let Some(state) = state_name(&address.state) else {
         return Err(Outcome::dead(
             DeadReason::PropertyAddressInvalid,
@@ -332,18 +379,7 @@ fn build_request(
             ),
         ));
     };
-    let invited: Vec<_> = application
-        .customers
-        .iter()
-        .filter(|c| match &c.customer_type {
-            Some(t) => settings
-                .invite_customer_types
-                .iter()
-                .any(|i| i.eq_ignore_ascii_case(t)),
-            // A lead without types: its customers are the applicants.
-            None => true,
-        })
-        .collect();
+    let invited = invited(settings, application)?;
     // Payscore needs both names: one missing would earn a 400, one left out would invite a
     // partial household.
     let without_name = invited
@@ -369,49 +405,186 @@ fn build_request(
             ),
         ));
     }
-    let applicants: Vec<Value> = invited
+    let applicants = invited
         .iter()
-        .map(|c| {
-            let mut a = json!({
-                "applicant_first_name": c.first_name,
-                "applicant_last_name": c.last_name,
-                "applicant_email": c.email,
-            });
-            if let Some(phone) = c
+        .map(|c| ApplicantRequest {
+            applicant_first_name: c.first_name.trim().to_owned(),
+            applicant_last_name: c.last_name.trim().to_owned(),
+            applicant_email: c.email.clone().unwrap_or_default(),
+            // A number that cannot be valid is left out: the invitation goes by email.
+            applicant_phone_number: c
                 .phone
                 .as_deref()
-                .and_then(|p| e164(p, config.phone_country_code))
-            {
-                a["applicant_phone_number"] = json!(phone);
-            }
-            a
+                .and_then(|p| e164(p, c.phone_country.unwrap_or(default_country_code))),
         })
         .collect();
-    let mut property = json!({
-        "street_address": address.street,
-        "city": address.city,
-        "state": state,
-        "zip_code": address.postal_code,
-    });
-    if let Some(unit) = &application.unit {
-        property["unit"] = json!(unit);
-    }
-    let mut body = json!({
-        "applicants": applicants,
-        "property": property,
-        "is_decision_maker_paying": settings.is_decision_maker_paying,
-        "decision_maker_display_name": settings.decision_maker_display_name,
-        "webhook_url": format!("{}/webhooks/payscore", config.public_base_url),
-        "correlation_id": event.correlation_id(),
-    });
-    if let Some(rent) = application.monthly_rent {
-        body["monthly_rent"] = json!(rent);
-    }
-    if let Some(threshold) = settings.income_multiplier_threshold {
-        body["income_multiplier_threshold"] = json!(threshold);
-    }
-    Ok(CreateRequest {
-        body,
-        applicants: invited.len(),
+    Ok(CreateGroupRequest {
+        applicants,
+        property: PropertyRequest {
+            street_address: address.street.clone(),
+            city: address.city.clone(),
+            state: state.to_owned(),
+            zip_code: address.postal_code.clone(),
+            unit: application.unit.clone(),
+        },
+        is_decision_maker_paying: settings.is_decision_maker_paying,
+        decision_maker_display_name: settings.decision_maker_display_name.clone(),
+        monthly_rent: application.monthly_rent,
+        income_multiplier_threshold: settings.income_multiplier_threshold,
+        webhook_url,
+        correlation_id: event.correlation_id(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn settings(types: &[&str]) -> PropertySettings {
+        PropertySettings {
+            decision_maker_display_name: "Maple Court".into(),
+            is_decision_maker_paying: true,
+            income_multiplier_threshold: Some(3.0),
+            invite_customer_types: types.iter().map(|t| (*t).to_owned()).collect(),
+            document_file_type: "SR".into(),
+        }
+    }
+
+    fn customer(kind: Option<&str>, first: &str, phone: Option<&str>) -> Customer {
+        Customer {
+            id: Some(first.to_lowercase()),
+            customer_type: kind.map(str::to_owned),
+            first_name: first.into(),
+            last_name: "Ruiz".into(),
+            email: Some(format!("{}@example.com", first.to_lowercase())),
+            phone: phone.map(str::to_owned),
+            phone_country: None,
+        }
+    }
+
+    fn event() -> ApplicationEvent {
+        ApplicationEvent {
+            property_id: "100001".into(),
+            application_id: "77".into(),
+            event_type: None,
+        }
+    }
+
+    fn address() -> Address {
+        Address {
+            street: "1 Main St".into(),
+            city: "Austin".into(),
+            state: "TX".into(),
+            postal_code: "78701".into(),
+        }
+    }
+
+    fn build(settings: &PropertySettings, application: &Application) -> Result<Value, String> {
+        build_request(
+            &event(),
+            settings,
+            application,
+            &address(),
+            "https://fleet.example.com/webhooks/payscore".into(),
+            1,
+        )
+        .map(|r| serde_json::to_value(r).expect("serialisable"))
+        .map_err(|outcome| match outcome {
+            Outcome::Dead { reason, .. } => reason.as_str().to_owned(),
+            other => format!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn the_request_has_seed_003s_fields_and_nothing_unknown_is_sent_blank() {
+        let application = Application {
+            lease_id: Some("5001".into()),
+            customers: vec![
+                customer(Some("Primary"), "Ana", Some("(512) 555-0100")),
+                customer(Some("Co-Applicant"), "Luis", Some("0000000000")),
+                customer(Some("Guarantor"), "Eva", None),
+            ],
+            unit: Some("A-101".into()),
+            monthly_rent: Some(1650.5),
+        };
+        let body = build(&settings(&["Primary", "Co-Applicant"]), &application).expect("built");
+        assert_eq!(
+            body,
+            json!({
+                "applicants": [
+                    {"applicant_first_name": "Ana", "applicant_last_name": "Ruiz",
+                     "applicant_email": "ana@example.com", "applicant_phone_number": "+15125550100"},
+                    {"applicant_first_name": "Luis", "applicant_last_name": "Ruiz",
+                     "applicant_email": "luis@example.com"}
+                ],
+                "property": {"street_address": "1 Main St", "city": "Austin", "state": "Texas",
+                             "zip_code": "78701", "unit": "A-101"},
+                "is_decision_maker_paying": true,
+                "decision_maker_display_name": "Maple Court",
+                "monthly_rent": 1650.5,
+                "income_multiplier_threshold": 3.0,
+                "webhook_url": "https://fleet.example.com/webhooks/payscore",
+                "correlation_id": "entrata:100001:77"
+            })
+        );
+        let without = Application {
+            monthly_rent: None,
+            unit: None,
+            ..application
+        };
+        let body = build(
+            &PropertySettings {
+                income_multiplier_threshold: None,
+                ..settings(&["Primary"])
+            },
+            &without,
+        )
+        .expect("built");
+        let object = body.as_object().expect("object");
+        for absent in ["monthly_rent", "income_multiplier_threshold"] {
+            assert!(
+                !object.contains_key(absent),
+                "{absent} is left out, not sent blank"
+            );
+        }
+        assert!(body["property"].get("unit").is_none());
+        assert_eq!(body["applicants"].as_array().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn a_lead_without_customer_types_never_invites_a_guess() {
+        let lead = |customers| Application {
+            lease_id: None,
+            customers,
+            unit: None,
+            monthly_rent: None,
+        };
+        let household = lead(vec![
+            customer(None, "Ana", None),
+            customer(None, "Eva", None),
+        ]);
+        assert_eq!(
+            build(&settings(&["Primary", "Co-Applicant"]), &household).expect_err("refused"),
+            "customer_types_unknown"
+        );
+        // Unless the property invites every type anyway.
+        let every = settings(&ALL_CUSTOMER_TYPES);
+        assert_eq!(
+            build(&every, &household).expect("built")["applicants"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        // One person is the applicant.
+        let alone = lead(vec![customer(None, "Ana", None)]);
+        assert!(build(&settings(&["Primary"]), &alone).is_ok());
+        // A lead that does give types is filtered like a lease.
+        let typed = lead(vec![
+            customer(Some("Primary"), "Ana", None),
+            customer(Some("Guarantor"), "Eva", None),
+        ]);
+        let body = build(&settings(&["Primary", "Co-Applicant"]), &typed).expect("built");
+        assert_eq!(body["applicants"].as_array().map(Vec::len), Some(1));
+    }
 }

@@ -1,0 +1,398 @@
+//! `worker doctor`: check a deployment's assumptions against the real services with the
+//! worker's own configuration, read-only. It never creates a group, uploads a file, publishes
+//! a message or writes to the ledger; the only requests that change nothing but are not
+//! reads are a token request to Payscore and an unsigned webhook that ingest must refuse.
+//!
+//! One line per check: `ok`, `warn` (works, but an assumption could not be confirmed) or
+//! `FAIL` (what is wrong and what to do). The command exits non-zero when a check fails.
+
+use crate::address::state_name;
+use crate::clients::entrata::{EntrataClient, EntrataError};
+use crate::clients::http::Downstream;
+use crate::clients::payscore::{PayscoreClient, PayscoreError};
+use crate::config::{Lookup, WorkerConfig};
+use crate::ledger::{Ledger, LedgerMetrics, migrate};
+use crate::metrics::WorkerMetrics;
+use lapin::{Connection, ConnectionProperties};
+use shared::metrics::Metrics;
+use std::fmt;
+use std::time::Duration;
+
+/// How one check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// As expected.
+    Ok,
+    /// Works, but something could not be confirmed or is risky.
+    Warn,
+    /// Wrong: the fleet will fail (dead letters, lost webhooks) until it is fixed.
+    Fail,
+}
+
+/// One checked assumption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked, e.g. `entrata.property 100001`.
+    pub name: String,
+    /// How it ended.
+    pub verdict: Verdict,
+    /// What was found and, unless all is well, what to do.
+    pub detail: String,
+}
+
+impl Check {
+    fn new(name: impl Into<String>, verdict: Verdict, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            verdict,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = match self.verdict {
+            Verdict::Ok => "ok",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+        };
+        write!(f, "{verdict:<5} {:<32} {}", self.name, self.detail)
+    }
+}
+
+/// Run every check, in order: Entrata, each enabled property, Payscore, ingest, the broker,
+/// the ledger, the triggers.
+pub async fn doctor(config: &WorkerConfig) -> Vec<Check> {
+    let metrics = WorkerMetrics::register(&Metrics::new());
+    let entrata = EntrataClient::new(
+        Downstream::new("entrata", config.entrata_timeout, metrics.clone()),
+        config.entrata_base_url.clone(),
+        config.entrata_api_key.clone(),
+        Duration::ZERO,
+    )
+    .with_page_size(config.entrata_page_size);
+    let payscore = PayscoreClient::new(
+        Downstream::new("payscore", config.payscore_timeout, metrics.clone()),
+        config.payscore_base_url.clone(),
+        config.payscore_client_id.clone(),
+        config.payscore_secret_key.clone(),
+        config.payscore_token_refresh,
+        config.lookup,
+    );
+    let mut checks = Vec::new();
+    let readable = entrata_key(&entrata, &mut checks).await;
+    if let Some(readable) = readable {
+        properties(config, &entrata, &readable, &mut checks).await;
+    }
+    checks.extend(payscore_checks(config, &payscore).await);
+    checks.push(public_url(config, &metrics).await);
+    checks.push(broker(config).await);
+    checks.push(ledger(config).await);
+    checks.push(triggers(config));
+    checks
+}
+
+fn entrata_problem(error: &EntrataError) -> String {
+    match error {
+        EntrataError::Transient { code: 401 | 403 }
+        | EntrataError::Rejected { code: 401 | 403 } => {
+            "Entrata refused the API key: check ENTRATA_API_KEY and that the API user is enabled"
+                .to_owned()
+        }
+        EntrataError::Call(call) => format!(
+            "Entrata did not answer ({call}): check ENTRATA_API_BASE_URL and the network path"
+        ),
+        other => format!("Entrata answered {other}"),
+    }
+}
+
+/// The key works: the properties it can read, or `None` when it does not.
+async fn entrata_key(entrata: &EntrataClient, checks: &mut Vec<Check>) -> Option<Vec<String>> {
+    match entrata.readable_properties().await {
+        Ok(ids) => {
+            let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
+            let more = if ids.len() > shown.len() { ", …" } else { "" };
+            checks.push(Check::new(
+                "entrata.key",
+                Verdict::Ok,
+                format!(
+                    "the key reads {} properties ({}{more})",
+                    ids.len(),
+                    shown.join(", ")
+                ),
+            ));
+            Some(ids)
+        }
+        Err(error) => {
+            checks.push(Check::new(
+                "entrata.key",
+                Verdict::Fail,
+                entrata_problem(&error),
+            ));
+            None
+        }
+    }
+}
+
+/// Every enabled property: readable with the key, an address Payscore takes, and its
+/// `document_file_type` among the lease file types.
+async fn properties(
+    config: &WorkerConfig,
+    entrata: &EntrataClient,
+    readable: &[String],
+    checks: &mut Vec<Check>,
+) {
+    let mut ids: Vec<&str> = config.properties.ids().collect();
+    ids.sort_unstable();
+    if ids.is_empty() {
+        checks.push(Check::new(
+            "properties",
+            Verdict::Warn,
+            "PROPERTIES_FILE enables no property: every application is ignored",
+        ));
+    }
+    for id in ids {
+        let name = format!("entrata.property {id}");
+        if !readable.iter().any(|r| r == id) {
+            checks.push(Check::new(
+                name,
+                Verdict::Fail,
+                "the API key cannot read this property: select it for the API user in Entrata \
+                 (Apps → API Access), or remove it from PROPERTIES_FILE",
+            ));
+            continue;
+        }
+        match entrata.property(id).await {
+            Ok(Some(address)) if state_name(&address.state).is_some() => checks.push(Check::new(
+                name.clone(),
+                Verdict::Ok,
+                format!(
+                    "readable; address in {}, {}",
+                    address.city, address.postal_code
+                ),
+            )),
+            Ok(Some(_)) => checks.push(Check::new(
+                name.clone(),
+                Verdict::Fail,
+                "the property's state is not a US state Payscore takes: correct the address in \
+                 Entrata",
+            )),
+            Ok(None) => checks.push(Check::new(
+                name.clone(),
+                Verdict::Fail,
+                "Entrata gives no complete address (street, city, state, ZIP) for it: complete \
+                 it in Entrata",
+            )),
+            Err(error) => {
+                checks.push(Check::new(name, Verdict::Fail, entrata_problem(&error)));
+                continue;
+            }
+        }
+        let Some(settings) = config.properties.get(id) else {
+            continue;
+        };
+        let file_type = &settings.document_file_type;
+        let name = format!("entrata.file_type {id}");
+        checks.push(match entrata.has_lease_file_type(file_type).await {
+            Ok(true) => Check::new(
+                name,
+                Verdict::Ok,
+                format!("lease file type {file_type} exists"),
+            ),
+            Ok(false) => Check::new(
+                name,
+                Verdict::Fail,
+                format!(
+                    "lease file type {file_type} is not in getLeasePickList's leaseFileTypes: \
+                     every upload would be refused; set document_file_type to a system code \
+                     Entrata lists (SR, SCR, REPORT, OTHER …)"
+                ),
+            ),
+            Err(error) => Check::new(name, Verdict::Warn, entrata_problem(&error)),
+        });
+    }
+}
+
+async fn payscore_checks(config: &WorkerConfig, payscore: &PayscoreClient) -> Vec<Check> {
+    let credentials = match payscore.check_credentials().await {
+        Ok(()) => Check::new("payscore.credentials", Verdict::Ok, "a token was issued"),
+        Err(PayscoreError::Unauthorized) => {
+            return vec![Check::new(
+                "payscore.credentials",
+                Verdict::Fail,
+                "Payscore refused PAYSCORE_CLIENT_ID / PAYSCORE_SECRET_KEY",
+            )];
+        }
+        Err(error) => {
+            return vec![Check::new(
+                "payscore.credentials",
+                Verdict::Fail,
+                format!("no token ({error}): check PAYSCORE_API_BASE_URL and the network path"),
+            )];
+        }
+    };
+    let probe = format!("doctor:{}", uuid::Uuid::now_v7());
+    let lookup = match (config.lookup, payscore.find_group(&probe).await) {
+        (Lookup::None, _) => Check::new(
+            "payscore.lookup",
+            Verdict::Warn,
+            "PAYSCORE_LOOKUP=none: a create whose answer is lost is dead-lettered as \
+             create_outcome_unknown instead of being resolved",
+        ),
+        (_, Ok(None)) => Check::new(
+            "payscore.lookup",
+            Verdict::Ok,
+            "answers, and finds nothing for a random correlation_id (filtered)",
+        ),
+        (_, Ok(Some(_))) => Check::new(
+            "payscore.lookup",
+            Verdict::Fail,
+            "found a group for a random correlation_id: the lookup does not filter; try the \
+             other PAYSCORE_LOOKUP value",
+        ),
+        (_, Err(error)) => Check::new(
+            "payscore.lookup",
+            Verdict::Fail,
+            format!("{error}: set PAYSCORE_LOOKUP to the list route Payscore filters"),
+        ),
+    };
+    vec![credentials, lookup]
+}
+
+/// `PUBLIC_BASE_URL/webhooks/payscore` reaches our ingest: an unsigned webhook gets 401.
+async fn public_url(config: &WorkerConfig, metrics: &WorkerMetrics) -> Check {
+    let url = format!("{}/webhooks/payscore", config.public_base_url);
+    let http = Downstream::new("ingest", Duration::from_secs(10), metrics.clone());
+    let request = http
+        .client()
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{}");
+    let name = "ingest.public_url";
+    match http.send("doctor", request).await {
+        Ok(answer) if answer.status == 401 => Check::new(
+            name,
+            Verdict::Ok,
+            format!("{url} refuses an unsigned webhook (401)"),
+        ),
+        Ok(answer) if answer.is_success() => Check::new(
+            name,
+            Verdict::Fail,
+            format!(
+                "{url} accepted an unsigned webhook ({}): it is not our ingest, or ingest does \
+                 not check Payscore's signature (PAYSCORE_WEBHOOK_SECRET)",
+                answer.status
+            ),
+        ),
+        Ok(answer) => Check::new(
+            name,
+            Verdict::Fail,
+            format!(
+                "{url} answered {} instead of 401: PUBLIC_BASE_URL does not reach ingest's \
+                 webhook route, so Payscore's webhooks are lost",
+                answer.status
+            ),
+        ),
+        Err(error) => Check::new(
+            name,
+            Verdict::Fail,
+            format!(
+                "{url} unreachable ({error}): Payscore's webhooks would be lost (report checks \
+                 still upload, later); fix PUBLIC_BASE_URL"
+            ),
+        ),
+    }
+}
+
+/// The exchange and queues exist with the arguments this configuration declares.
+async fn broker(config: &WorkerConfig) -> Check {
+    let name = "broker.topology";
+    let amqp = &config.common.amqp;
+    let connection_name = shared::amqp::connection_name("worker-doctor", &amqp.prefix);
+    let connection = match Connection::connect(
+        amqp.url.expose(),
+        ConnectionProperties::default().with_connection_name(connection_name.into()),
+    )
+    .await
+    {
+        Ok(connection) => connection,
+        Err(error) => {
+            return Check::new(
+                name,
+                Verdict::Fail,
+                format!("cannot connect to AMQP_URL ({error})"),
+            );
+        }
+    };
+    let topology = amqp.topology();
+    let check = match topology.check(&connection).await {
+        Ok(problems) if problems.is_empty() => Check::new(
+            name,
+            Verdict::Ok,
+            format!(
+                "exchange {} and {} queues as configured",
+                topology.exchange(),
+                topology.queue_arguments().len()
+            ),
+        ),
+        Ok(problems) => {
+            let listed: Vec<String> = problems
+                .iter()
+                .map(|(queue, problem)| format!("{queue}: {problem}"))
+                .collect();
+            Check::new(
+                name,
+                Verdict::Fail,
+                format!(
+                    "{}; start ingest or a worker to declare what is missing; a queue with other \
+                     arguments must be drained and deleted (see the README's topology section)",
+                    listed.join("; ")
+                ),
+            )
+        }
+        Err(error) => Check::new(name, Verdict::Fail, format!("could not check ({error})")),
+    };
+    let _ = connection.close(200, "doctor done".into()).await;
+    check
+}
+
+/// The ledger answers and has this build's schema.
+async fn ledger(config: &WorkerConfig) -> Check {
+    let name = "ledger.schema";
+    let ledger = Ledger::new(config.ledger.clone(), LedgerMetrics::unregistered());
+    let latest = migrate::latest();
+    match ledger.schema_version().await {
+        Ok(version) if version == latest => {
+            Check::new(name, Verdict::Ok, format!("schema version {version}"))
+        }
+        Ok(version) if version < latest => Check::new(
+            name,
+            Verdict::Fail,
+            format!("schema version {version}, this build needs {latest}: run `worker migrate`"),
+        ),
+        Ok(version) => Check::new(
+            name,
+            Verdict::Warn,
+            format!("schema version {version} is newer than this build's {latest}"),
+        ),
+        Err(error) => Check::new(
+            name,
+            Verdict::Fail,
+            format!("the ledger does not answer ({error}): check DATABASE_URL"),
+        ),
+    }
+}
+
+/// The trigger names in force (Entrata does not publish its event names).
+fn triggers(config: &WorkerConfig) -> Check {
+    Check::new(
+        "entrata.triggers",
+        Verdict::Ok,
+        format!(
+            "screenings start for events named {} (the Entrata event types panel shows the \
+             names that arrive)",
+            config.trigger_events.join(", ")
+        ),
+    )
+}
