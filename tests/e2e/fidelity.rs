@@ -307,6 +307,93 @@ async fn when_lead_ids_are_not_application_ids_the_lease_alone_describes_the_hou
     fleet.stop().await;
 }
 
+/// The applicant emails of a create request, sorted.
+fn emails(request: &Value) -> Vec<String> {
+    let mut emails: Vec<String> = request["applicants"]
+        .as_array()
+        .expect("applicants")
+        .iter()
+        .filter_map(|a| a["applicant_email"].as_str().map(str::to_owned))
+        .collect();
+    emails.sort();
+    emails
+}
+
+/// The emails Entrata holds for the application's customers, sorted.
+async fn own(fleet: &Fleet, application_id: u64) -> Vec<String> {
+    let application = fleet
+        .control()
+        .application(application_id)
+        .await
+        .expect("application");
+    let mut emails: Vec<String> = application
+        .customers
+        .iter()
+        .filter_map(|c| c.email.clone())
+        .collect();
+    emails.sort();
+    emails
+}
+
+#[tokio::test]
+async fn a_lease_of_another_application_is_never_used() {
+    let mut config = SandboxConfig::default();
+    // getLeases answers the property's applicant leases whatever applicationId says, and one
+    // per page: the lease it answers is a stranger's, alone.
+    config.entrata.leases_ignore_application_id = true;
+    config.entrata.page_size = 1;
+    let fleet = Fleet::start(
+        "fidelity-d",
+        FleetOptions {
+            sandbox: config,
+            ..Default::default()
+        },
+    )
+    .await;
+    // No lease of its own: the stranger's lease is not taken for it; its lead is.
+    let lead_only = fleet
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(100001),
+            customer_types: Some(vec!["Primary".into()]),
+            without_lease: true,
+            every_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect("submit");
+    let request = fleet
+        .one_group(lead_only.property_id, lead_only.application_id)
+        .await
+        .request;
+    assert_eq!(
+        emails(&request),
+        own(&fleet, lead_only.application_id).await
+    );
+    // Its own lease is not on the page Entrata answers: the lead has no customer types, so
+    // the household is not guessed (and certainly not taken from the stranger's lease).
+    let hidden = fleet
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(100001),
+            customer_types: Some(vec!["Primary".into(), "Co-Applicant".into()]),
+            every_email: true,
+            ..Default::default()
+        })
+        .await
+        .expect("submit");
+    fleet
+        .dead_letter(WorkQueue::Screenings, "customer_types_unknown")
+        .await;
+    assert_eq!(
+        fleet
+            .group_count(hidden.property_id, hidden.application_id)
+            .await,
+        0
+    );
+    fleet.stop().await;
+}
+
 #[tokio::test]
 async fn a_document_on_the_third_page_is_found_and_the_list_ends_after_its_last_page() {
     let sandbox = Sandbox::start(SandboxConfig::default())

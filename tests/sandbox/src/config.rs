@@ -92,6 +92,10 @@ pub struct EntrataConfig {
     /// Lead customers carry `customerType` (`Primary`, `Co-Applicant`, …), which the
     /// reference's `getLeads` model does not have; by default they do not.
     pub lead_customer_types: bool,
+    /// `getLeases` ignores its `applicationId` filter and answers every applicant lease of the
+    /// property (a filter the server does not apply): a caller must pick the lease that names
+    /// its application.
+    pub leases_ignore_application_id: bool,
 }
 
 /// Where and how the Entrata simulator delivers `oa.application.events` webhooks.
@@ -183,6 +187,7 @@ impl Default for SandboxConfig {
                 mailing_address_first: false,
                 lead_ids_are_application_ids: true,
                 lead_customer_types: false,
+                leases_ignore_application_id: false,
             },
             ingest: IngestTarget::default(),
             faults: InitialFaults::default(),
@@ -260,6 +265,8 @@ impl SandboxConfig {
                 lead_ids_are_application_ids: env
                     .bool_or("SANDBOX_ENTRATA_LEAD_IDS_ARE_APPLICATION_IDS", true)?,
                 lead_customer_types: env.bool_or("SANDBOX_ENTRATA_LEAD_CUSTOMER_TYPES", false)?,
+                leases_ignore_application_id: env
+                    .bool_or("SANDBOX_ENTRATA_LEASES_IGNORE_APPLICATION_ID", false)?,
             },
             ingest: IngestTarget {
                 url: env.string("SANDBOX_INGEST_URL"),

@@ -28,10 +28,16 @@ pub fn applicant_leases_asked(params: &Value) -> Result<bool, MethodError> {
 }
 
 /// `leases/getLeases`: the leases of `propertyId`, optionally only those of
-/// `applicationId`, `leaseIds` (comma list) or `customerId`, one page of them.
-pub fn get_leases(data: &Data, params: &Value, page: PageRequest) -> Result<Answer, MethodError> {
+/// `applicationId` (unless `ignore_application_id`), `leaseIds` (comma list) or `customerId`,
+/// one page of them.
+pub fn get_leases(
+    data: &Data,
+    params: &Value,
+    page: PageRequest,
+    ignore_application_id: bool,
+) -> Result<Answer, MethodError> {
     let property = property(data, params)?;
-    let application = param_id(params, "applicationId")?;
+    let application = param_id(params, "applicationId")?.filter(|_| !ignore_application_id);
     let lease_ids = param_ids(params, "leaseIds")?;
     let customer = param_id(params, "customerId")?;
     let applicants = applicant_leases_asked(params)?;
@@ -187,7 +193,7 @@ mod tests {
             .expect("added");
         let params = json!({ "propertyId": 100_001, "applicationId": app.application_id,
                              "leaseStatusTypeIds": "1,2,3,4,5,6" });
-        let error = get_leases(&data, &params, first_page()).expect_err("none");
+        let error = get_leases(&data, &params, first_page(), false).expect_err("none");
         assert_eq!(error.code, 404);
     }
 

@@ -192,7 +192,12 @@ fn dispatch(
     let page = || PageRequest::from_query(query, state.config.page_size);
     match route {
         "leads/getLeads" => leads::get_leads(&state.read(), params, &state.config, page()?),
-        "leases/getLeases" => leases::get_leases(&state.read(), params, page()?),
+        "leases/getLeases" => leases::get_leases(
+            &state.read(),
+            params,
+            page()?,
+            state.config.leases_ignore_application_id,
+        ),
         "properties/getProperties" => {
             render::get_properties(&state.read(), params, state.config.mailing_address_first)
                 .map(Answer::from)
