@@ -31,6 +31,20 @@ pub enum Refusal {
     /// A signature that does not match the body.
     #[error("invalid signature")]
     BadSignature,
+    /// The same credential header more than once: which one counts would be a guess.
+    #[error("credential header repeated")]
+    Repeated,
+}
+
+/// Refuse a request that carries any of `names` more than once.
+fn once(headers: &HeaderMap, names: &[&str]) -> Result<(), Refusal> {
+    if names
+        .iter()
+        .any(|name| headers.get_all(*name).iter().nth(1).is_some())
+    {
+        return Err(Refusal::Repeated);
+    }
+    Ok(())
 }
 
 /// The address a request comes from: the peer, or, when the peer is a trusted proxy, the
@@ -69,6 +83,7 @@ pub fn check_entrata(
     if config.explicitly_open {
         return Ok(());
     }
+    once(headers, &["authorization", "x-webhook-token"])?;
     let mut presented = false;
     if let (Some((user, password)), Some((u, p))) = (&config.basic, basic_credentials(headers)) {
         presented = true;
@@ -96,6 +111,7 @@ pub fn check_entrata(
 
 /// Check Payscore's `Verification-Signature`: hex HMAC-SHA256 of the raw body, either case.
 pub fn check_payscore(secret: &Secret, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+    once(headers, &["verification-signature"])?;
     let header = headers
         .get("verification-signature")
         .and_then(|v| v.to_str().ok())
@@ -240,6 +256,41 @@ mod tests {
         assert_eq!(
             check_payscore(&secret, &HeaderMap::new(), b"body"),
             Err(Refusal::MissingSignature)
+        );
+        // A signature of the wrong length or not hex at all.
+        for bad in [&sig[..32], "zz", &format!("{sig}00")] {
+            assert_eq!(
+                check_payscore(
+                    &secret,
+                    &headers(&[("verification-signature", bad)]),
+                    b"body"
+                ),
+                Err(Refusal::BadSignature)
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_credential_header_is_refused_whichever_copy_is_right() {
+        for pairs in [
+            [("x-webhook-token", "tok"), ("x-webhook-token", "nope")],
+            [("x-webhook-token", "nope"), ("x-webhook-token", "tok")],
+        ] {
+            assert_eq!(
+                check_entrata(&config(), LOCAL, &headers(&pairs), None),
+                Err(Refusal::Repeated)
+            );
+        }
+        assert_eq!(
+            check_payscore(
+                &Secret::new("k"),
+                &headers(&[
+                    ("verification-signature", "00"),
+                    ("verification-signature", "00")
+                ]),
+                b"body"
+            ),
+            Err(Refusal::Repeated)
         );
     }
 }

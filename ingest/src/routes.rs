@@ -34,13 +34,34 @@ pub struct AppState {
     pub exchange: Arc<str>,
 }
 
+/// The most header bytes (names and values) a delivery may carry: webhooks carry a few
+/// hundred. Larger requests get 431 before anything else is done with them.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
 /// The public router.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webhooks/entrata", post(entrata))
         .route("/webhooks/payscore", post(payscore))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "error": "not found" }))) })
+        .layer(axum::middleware::from_fn(bounded_headers))
         .with_state(state)
+}
+
+async fn bounded_headers(request: Request, next: axum::middleware::Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Json(json!({ "error": "request headers too large" })),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn entrata(

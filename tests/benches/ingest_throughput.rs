@@ -10,6 +10,7 @@
 //! Bounded: 3 settings × (1 warm-up + 5 runs) × 3 s, 127.0.0.1 only.
 
 use fleet_tests::TestBroker;
+use fleet_tests::bench::median;
 use fleet_tests::ingest::{IngestHandle, TOKEN, default_env};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -145,9 +146,4 @@ async fn purge(queue: &str) {
     let channel = connection.create_channel().await.expect("channel");
     let _ = channel.queue_purge(queue.into(), Default::default()).await;
     let _ = connection.close(200, "purged".into()).await;
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }

@@ -15,6 +15,8 @@
 //! Bounded: about a minute and a half, 127.0.0.1 only.
 
 use fleet_tests::TestDatabase;
+use fleet_tests::bench::{cpu_seconds, median, memory_mib, percentile};
+use fleet_tests::fleet::WorkerProcess;
 use fleet_tests::fleet::{Fleet, FleetOptions};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -75,7 +77,7 @@ async fn ledger_cost() {
                             } else {
                                 screening_job(&ledger, &id).await;
                             }
-                            times.push(started.elapsed().as_secs_f64() * 1000.0);
+                            times.push(started.elapsed().as_micros() as u64);
                         }
                         times
                     })
@@ -85,11 +87,11 @@ async fn ledger_cost() {
             for task in tasks {
                 all.extend(task.await.expect("task"));
             }
-            all.sort_by(f64::total_cmp);
+            all.sort_unstable();
             println!(
                 "| {name} | {concurrency} | {:.2} | {:.2} | {} |",
-                percentile(&all, 0.5),
-                percentile(&all, 0.99),
+                percentile(&all, 0.5) as f64 / 1000.0,
+                percentile(&all, 0.99) as f64 / 1000.0,
                 all.len()
             );
         }
@@ -158,19 +160,53 @@ fn entry(id: &str) -> Entry {
 
 struct Subject {
     prefetch: u32,
+    /// The in-process worker, plus a `worker` process when two.
+    workers: usize,
     jobs: usize,
     fleet: Fleet,
+    second: Option<WorkerProcess>,
     applications: Vec<SubmittedApplication>,
 }
 
+impl Subject {
+    fn label(&self) -> String {
+        if self.workers == 1 {
+            format!("{}", self.prefetch)
+        } else {
+            format!("{} × {} workers", self.prefetch, self.workers)
+        }
+    }
+
+    /// Jobs done by every worker of the subject.
+    async fn done(&self) -> f64 {
+        let series = r#"worker_jobs_total{outcome="done",queue="screenings"}"#;
+        let mut done = self.fleet.worker().sample(series).await;
+        if let Some(second) = &self.second {
+            done += second.sample(series).await;
+        }
+        done
+    }
+
+    async fn wait_done(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while self.done().await < n as f64 {
+            assert!(Instant::now() < deadline, "{n} jobs not done in time");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// (prefetch, workers, jobs a round).
+const SUBJECTS: [(u32, usize, usize); 4] = [(1, 1, 60), (8, 1, 240), (64, 1, 960), (8, 2, 480)];
+
 async fn throughput() {
     let mut subjects = Vec::new();
-    for (prefetch, jobs) in [(1u32, 60usize), (8, 240)] {
+    for (prefetch, workers, jobs) in SUBJECTS {
         let mut options = FleetOptions::default();
         options.env.push(("WORKER_PREFETCH", prefetch.to_string()));
         options.env.push(("RUST_LOG", "warn".into()));
         options.sandbox.entrata.rate_limit_per_minute = 1_000_000;
-        let fleet = Fleet::start(&format!("bench-p{prefetch}"), options).await;
+        let fleet = Fleet::start(&format!("bench-p{prefetch}w{workers}"), options).await;
         let slow = Faults {
             latency: Some(Latency::Fixed(LATENCY.as_millis() as u64)),
             ..Default::default()
@@ -199,40 +235,59 @@ async fn throughput() {
         }
         // Warm-up: token, property address cache, connections.
         let first = applications.remove(0);
-        publish(&fleet, std::slice::from_ref(&first)).await;
-        wait_done(&fleet, 1).await;
-        subjects.push(Subject {
+        let mut subject = Subject {
             prefetch,
+            workers,
             jobs,
             fleet,
+            second: None,
             applications,
-        });
+        };
+        publish(&subject.fleet, std::slice::from_ref(&first)).await;
+        subject.wait_done(1).await;
+        if workers == 2 {
+            subject.second = Some(
+                subject
+                    .fleet
+                    .spawn_worker(&[("RUST_LOG", "warn".into())])
+                    .await,
+            );
+        }
+        subjects.push(subject);
     }
     let mut rates: Vec<Vec<f64>> = subjects.iter().map(|_| Vec::new()).collect();
+    let mut second_cpu = 0.0;
     for round in 0..ROUNDS {
         for (i, subject) in subjects.iter().enumerate() {
             let batch = &subject.applications[round * subject.jobs..(round + 1) * subject.jobs];
+            let cpu_before = subject
+                .second
+                .as_ref()
+                .map(|w| cpu_seconds(w.running.id()))
+                .unwrap_or_default();
             let started = Instant::now();
             publish(&subject.fleet, batch).await;
-            wait_done(&subject.fleet, 1 + (round + 1) * subject.jobs).await;
+            subject.wait_done(1 + (round + 1) * subject.jobs).await;
             rates[i].push(subject.jobs as f64 / started.elapsed().as_secs_f64());
+            if let Some(second) = &subject.second {
+                second_cpu += cpu_seconds(second.running.id()) - cpu_before;
+            }
         }
     }
     println!();
     println!(
-        "| prefetch | median jobs/s | bound prefetch / ({CALLS} × {} ms) | ratio | rounds (jobs/s) |",
+        "| prefetch | median jobs/s | bound workers × prefetch / ({CALLS} × {} ms) | ratio | rounds (jobs/s) |",
         LATENCY.as_millis()
     );
     println!("|---|---|---|---|---|");
     for (i, subject) in subjects.iter().enumerate() {
-        let bound = f64::from(subject.prefetch) / (f64::from(CALLS) * LATENCY.as_secs_f64());
-        let mut sorted = rates[i].clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = percentile(&sorted, 0.5);
+        let bound = subject.workers as f64 * f64::from(subject.prefetch)
+            / (f64::from(CALLS) * LATENCY.as_secs_f64());
+        let median = median(rates[i].clone());
         let runs: Vec<String> = rates[i].iter().map(|r| format!("{r:.1}")).collect();
         println!(
             "| {} | {median:.1} | {bound:.1} | {:.2} | {} |",
-            subject.prefetch,
+            subject.label(),
             median / bound,
             runs.join(", ")
         );
@@ -255,11 +310,31 @@ async fn throughput() {
         let ledger = per_job(sum(&text, "ledger_query_duration_seconds_sum"));
         println!(
             "| {} | {job:.1} | {downstream:.1} | {ledger:.1} | {:.1} |",
-            subject.prefetch,
+            subject.label(),
             job - downstream - ledger
         );
     }
+    // The worker process of the two-worker subject: its memory, and its CPU per job.
+    for subject in &subjects {
+        if let Some(second) = &subject.second {
+            let jobs = second
+                .sample(r#"worker_jobs_total{outcome="done",queue="screenings"}"#)
+                .await;
+            let (rss, peak) = memory_mib(second.running.id());
+            println!();
+            println!(
+                "| worker process | RSS MiB now | peak RSS MiB | jobs it did | CPU s per 1,000 jobs |"
+            );
+            println!("|---|---|---|---|---|");
+            println!(
+                "| prefetch {} | {rss:.1} | {peak:.1} | {jobs:.0} | {:.2} |",
+                subject.prefetch,
+                second_cpu / jobs * 1000.0
+            );
+        }
+    }
     for subject in subjects {
+        drop(subject.second);
         subject.fleet.stop().await;
     }
 }
@@ -318,21 +393,4 @@ async fn publish(fleet: &Fleet, applications: &[SubmittedApplication]) {
         confirm.await.expect("confirm");
     }
     let _ = connection.close(200, "published".into()).await;
-}
-
-async fn wait_done(fleet: &Fleet, n: usize) {
-    let series = r#"worker_jobs_total{outcome="done",queue="screenings"}"#;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while fleet.worker().sample(series).await < n as f64 {
-        assert!(Instant::now() < deadline, "{n} jobs not done in time");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }

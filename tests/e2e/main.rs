@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries' `run` (or the binaries themselves) against the real
 //! RabbitMQ, each test in its own `AMQP_PREFIX`.
 
+mod bad_input;
 mod broker_semantics;
 mod doctor;
 mod fidelity;

@@ -2,6 +2,7 @@
 //! binaries for process-level tests, and `eventually` for waiting on conditions.
 
 pub mod amqp_proxy;
+pub mod bench;
 pub mod broker;
 pub mod database;
 pub mod fleet;
