@@ -13,7 +13,6 @@ use bytes::Bytes;
 use serde_json::json;
 use shared::amqp::{Outgoing, PublishChannels, Publisher};
 use shared::envelope::{self, Source, headers as h};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -77,11 +76,16 @@ async fn entrata(
             request.headers(),
             &state.config.entrata.trusted_proxies,
         );
-        let query: Option<Query<HashMap<String, String>>> = Query::try_from_uri(request.uri()).ok();
-        let token = query
-            .as_ref()
-            .and_then(|q| q.get("token"))
-            .map(String::as_str);
+        let query: Option<Query<Vec<(String, String)>>> = Query::try_from_uri(request.uri()).ok();
+        let mut tokens = query
+            .iter()
+            .flat_map(|q| q.0.iter())
+            .filter(|(key, _)| key == "token")
+            .map(|(_, value)| value.as_str());
+        let token = tokens.next();
+        if tokens.next().is_some() {
+            return Err(WebhookError::Unauthorized(auth::Refusal::Repeated));
+        }
         auth::check_entrata(&state.config.entrata, client, request.headers(), token)
             .map_err(WebhookError::Unauthorized)?;
         let (headers, body) = read_body(&state, request).await?;

@@ -157,6 +157,13 @@ async fn malformed_requests_get_a_clear_status_and_nothing_is_queued() {
         .await
         .expect("answer");
     assert_eq!(response.status().as_u16(), 401);
+    let response = client
+        .post(format!("{entrata}?token=wrong&token={TOKEN}"))
+        .body("{}")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 401, "a repeated query token");
     // Payscore signatures of the wrong length, not hex, twice: 401; upper-case hex is fine.
     let body = br#"{"code":"SCREENING_GROUP_COMPLETED","screening_group_id":"x"}"#;
     let good = sign(body);

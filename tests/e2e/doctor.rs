@@ -110,7 +110,38 @@ document_file_type = "NOPE"
     assert_eq!(failed.len(), 1, "{out}");
     assert!(failed[0].starts_with("FAIL  payscore.lookup"), "{out}");
 
-    // Read-only: no create, no upload, nothing published.
+    // A broker without this prefix's topology: named, and nothing is created there.
+    let elsewhere = format!("{}elsewhere.", fleet.broker.prefix);
+    let (ok, out) = doctor(&fleet, &[("AMQP_PREFIX", elsewhere.clone())]).await;
+    assert!(!ok);
+    let failed = failures(&out);
+    assert_eq!(failed.len(), 1, "{out}");
+    assert!(failed[0].starts_with("FAIL  broker.topology"), "{out}");
+    let connection = lapin::Connection::connect(
+        &fleet_tests::broker::amqp_url(),
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("connect");
+    for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
+        let channel = connection.create_channel().await.expect("channel");
+        let name = format!("{elsewhere}{}", queue.as_str());
+        let exists = channel
+            .queue_declare(
+                name.clone().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .is_ok();
+        assert!(!exists, "{name} was not created");
+    }
+    let _ = connection.close(200, "checked".into()).await;
+
+    // Read-only: no create, no upload, no webhook accepted (the unsigned one is refused).
     assert_eq!(
         fleet.calls(Simulator::Payscore, "create_group").await.len(),
         creates
@@ -121,7 +152,19 @@ document_file_type = "NOPE"
             .await
             .is_empty()
     );
-    let screenings = fleet.broker.topology().queue(WorkQueue::Screenings);
-    assert_eq!(fleet.broker.count(&screenings).await, 0);
+    let metrics = reqwest::get(format!("{}/metrics", fleet.ingest.admin_url))
+        .await
+        .expect("ingest metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !metrics.contains(r#"ingest_webhooks_total{outcome="accepted",source="payscore"}"#),
+        "no Payscore webhook was accepted"
+    );
+    assert!(
+        metrics.contains(r#"ingest_webhooks_total{outcome="unauthorized",source="payscore"}"#),
+        "the doctor's unsigned webhooks were refused"
+    );
     fleet.stop().await;
 }

@@ -2,7 +2,7 @@
 
 use fleet_tests::TestBroker;
 use fleet_tests::broker::header_text;
-use fleet_tests::ingest::{IngestHandle, PASSWORD, USER, sign};
+use fleet_tests::ingest::{IngestHandle, PASSWORD, USER, default_env, sign};
 use lapin::types::AMQPValue;
 use shared::amqp::WorkQueue;
 use std::collections::HashSet;
@@ -138,7 +138,13 @@ async fn a_payscore_delivery_with_a_valid_signature_is_routed_by_its_code() {
 #[tokio::test]
 async fn five_hundred_concurrent_deliveries_are_all_queued_with_unique_ids() {
     let broker = TestBroker::new("concurrent").await;
-    let ingest = IngestHandle::start_ready(&broker).await;
+    // All 500 at once are within the in-flight limit, and a machine busy with other tests
+    // does not turn a slow confirm into a 503: every one must be stored.
+    let mut env = default_env(&broker);
+    env.insert("INGEST_MAX_CONCURRENT_REQUESTS".into(), "600".into());
+    env.insert("INGEST_CONFIRM_TIMEOUT_MS".into(), "30000".into());
+    let ingest = IngestHandle::start(env).await;
+    ingest.wait_ready().await;
     let client = reqwest::Client::new();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..500 {

@@ -74,10 +74,11 @@ const STATES: &[(&str, &str)] = &[
 /// National numbers get `country_code` (the phone's own `countryCode` from Entrata, else
 /// `PHONE_DEFAULT_COUNTRY_CODE`). A number of the North American Numbering Plan (country
 /// code one) must have ten digits whose area and exchange codes start with 2-9, so
-/// `0000000000` and `1234567890` are refused; other countries' numbers must be 8 to 15
-/// digits in all and not start with 0.
+/// `0000000000` and `1234567890` are refused; other countries' numbers must be 7 to 15
+/// digits in all (E.164's shortest, Niue's, have 7) and not start with 0.
 pub fn e164(raw: &str, country_code: u16) -> Option<String> {
-    let trimmed = raw.trim();
+    // A trunk prefix written as "(0)" (`+44 (0)20 …`) is not dialled internationally.
+    let trimmed = raw.trim().replace("(0)", "");
     // An extension is not part of the number.
     let main = trimmed.split(['x', 'X', '#']).next().unwrap_or_default();
     let digits: String = main.chars().filter(char::is_ascii_digit).collect();
@@ -102,7 +103,7 @@ pub fn e164(raw: &str, country_code: u16) -> Option<String> {
             let n = national.as_bytes();
             n.len() == 10 && (b'2'..=b'9').contains(&n[0]) && (b'2'..=b'9').contains(&n[3])
         }
-        None => (8..=15).contains(&number.len()) && !number.starts_with('0'),
+        None => (7..=15).contains(&number.len()) && !number.starts_with('0'),
     };
     valid.then(|| format!("+{number}"))
 }
@@ -141,6 +142,15 @@ mod tests {
         assert_eq!(e164("+1 012 555 0100", 44), None);
         assert_eq!(e164("+0044", 1), None);
         assert_eq!(e164("12", 44), None);
+    }
+
+    #[test]
+    fn a_trunk_prefix_in_brackets_is_dropped() {
+        assert_eq!(
+            e164("+44 (0)20 7946 0958", 1).as_deref(),
+            Some("+442079460958")
+        );
+        assert_eq!(e164("+683 4002", 1).as_deref(), Some("+6834002"));
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub struct WorkerConfig {
     pub payload_paths: PayloadPaths,
     /// `PHONE_DEFAULT_COUNTRY_CODE` (default 1).
     pub phone_country_code: u16,
+    /// `PAYSCORE_MONTHLY_RENT`: `required` (default: the current v1 page requires it; an
+    /// application without rent is dead-lettered as `rent_unknown` before any call) or
+    /// `optional` (an older page: left out, and the multiplier is not calculated).
+    pub rent_required: bool,
     /// `WORKER_PREFETCH`: unacknowledged `screenings` deliveries per process (default 32).
     pub prefetch: u16,
     /// `WORKER_REPORTS_PREFETCH`: unacknowledged `reports` deliveries per process (default 8;
@@ -114,6 +118,16 @@ impl WorkerConfig {
                 return Err(ConfigError::new(
                     "PAYSCORE_LOOKUP",
                     format!("expected applicant_groups, screening_groups or none, got {other:?}"),
+                ));
+            }
+        };
+        let rent_required = match env.string_or("PAYSCORE_MONTHLY_RENT", "required").as_str() {
+            "required" => true,
+            "optional" => false,
+            other => {
+                return Err(ConfigError::new(
+                    "PAYSCORE_MONTHLY_RENT",
+                    format!("expected required or optional, got {other:?}"),
                 ));
             }
         };
@@ -210,6 +224,7 @@ impl WorkerConfig {
                 ),
             },
             phone_country_code: env.parse_or("PHONE_DEFAULT_COUNTRY_CODE", 1)?,
+            rent_required,
             prefetch,
             reports_prefetch,
             max_runs,

@@ -7,7 +7,7 @@
 //! `FAIL` (what is wrong and what to do). The command exits non-zero when a check fails.
 
 use crate::address::state_name;
-use crate::clients::entrata::{EntrataClient, EntrataError};
+use crate::clients::entrata::{Address, EntrataClient, EntrataError};
 use crate::clients::http::Downstream;
 use crate::clients::payscore::{PayscoreClient, PayscoreError};
 use crate::config::{Lookup, WorkerConfig};
@@ -95,6 +95,11 @@ pub async fn doctor(config: &WorkerConfig) -> Vec<Check> {
 
 fn entrata_problem(error: &EntrataError) -> String {
     match error {
+        EntrataError::RateLimited(wait) => format!(
+            "Entrata's rate limit for this key is spent for {} s (shared with the running \
+             workers): run worker doctor again later",
+            wait.as_secs()
+        ),
         EntrataError::Transient { code: 401 | 403 }
         | EntrataError::Rejected { code: 401 | 403 } => {
             "Entrata refused the API key: check ENTRATA_API_KEY and that the API user is enabled"
@@ -107,11 +112,16 @@ fn entrata_problem(error: &EntrataError) -> String {
     }
 }
 
-/// The key works: the properties it can read, or `None` when it does not.
-async fn entrata_key(entrata: &EntrataClient, checks: &mut Vec<Check>) -> Option<Vec<String>> {
+/// The key works: the properties it can read (with their addresses), or `None` when it does
+/// not.
+async fn entrata_key(
+    entrata: &EntrataClient,
+    checks: &mut Vec<Check>,
+) -> Option<Vec<(String, Option<Address>)>> {
     match entrata.readable_properties().await {
-        Ok(ids) => {
-            let shown: Vec<&str> = ids.iter().take(10).map(String::as_str).collect();
+        Ok(properties) => {
+            let ids: Vec<&str> = properties.iter().map(|(id, _)| id.as_str()).collect();
+            let shown: Vec<&str> = ids.iter().take(10).copied().collect();
             let more = if ids.len() > shown.len() { ", …" } else { "" };
             checks.push(Check::new(
                 "entrata.key",
@@ -122,7 +132,7 @@ async fn entrata_key(entrata: &EntrataClient, checks: &mut Vec<Check>) -> Option
                     shown.join(", ")
                 ),
             ));
-            Some(ids)
+            Some(properties)
         }
         Err(error) => {
             checks.push(Check::new(
@@ -136,11 +146,12 @@ async fn entrata_key(entrata: &EntrataClient, checks: &mut Vec<Check>) -> Option
 }
 
 /// Every enabled property: readable with the key, an address Payscore takes, and its
-/// `document_file_type` among the lease file types.
+/// `document_file_type` among the lease file types. Two Entrata calls in all, whatever the
+/// number of properties (the key's rate budget is shared with the running workers).
 async fn properties(
     config: &WorkerConfig,
     entrata: &EntrataClient,
-    readable: &[String],
+    readable: &[(String, Option<Address>)],
     checks: &mut Vec<Check>,
 ) {
     let mut ids: Vec<&str> = config.properties.ids().collect();
@@ -151,10 +162,12 @@ async fn properties(
             Verdict::Warn,
             "PROPERTIES_FILE enables no property: every application is ignored",
         ));
+        return;
     }
+    let file_types = entrata.lease_file_types().await;
     for id in ids {
         let name = format!("entrata.property {id}");
-        if !readable.iter().any(|r| r == id) {
+        let Some((_, address)) = readable.iter().find(|(r, _)| r == id) else {
             checks.push(Check::new(
                 name,
                 Verdict::Fail,
@@ -162,45 +175,41 @@ async fn properties(
                  (Apps → API Access), or remove it from PROPERTIES_FILE",
             ));
             continue;
-        }
-        match entrata.property(id).await {
-            Ok(Some(address)) if state_name(&address.state).is_some() => checks.push(Check::new(
-                name.clone(),
+        };
+        checks.push(match address {
+            Some(address) if state_name(&address.state).is_some() => Check::new(
+                name,
                 Verdict::Ok,
                 format!(
                     "readable; address in {}, {}",
                     address.city, address.postal_code
                 ),
-            )),
-            Ok(Some(_)) => checks.push(Check::new(
-                name.clone(),
+            ),
+            Some(_) => Check::new(
+                name,
                 Verdict::Fail,
                 "the property's state is not a US state Payscore takes: correct the address in \
                  Entrata",
-            )),
-            Ok(None) => checks.push(Check::new(
-                name.clone(),
+            ),
+            None => Check::new(
+                name,
                 Verdict::Fail,
                 "Entrata gives no complete address (street, city, state, ZIP) for it: complete \
                  it in Entrata",
-            )),
-            Err(error) => {
-                checks.push(Check::new(name, Verdict::Fail, entrata_problem(&error)));
-                continue;
-            }
-        }
+            ),
+        });
         let Some(settings) = config.properties.get(id) else {
             continue;
         };
         let file_type = &settings.document_file_type;
         let name = format!("entrata.file_type {id}");
-        checks.push(match entrata.has_lease_file_type(file_type).await {
-            Ok(true) => Check::new(
+        checks.push(match &file_types {
+            Ok(types) if crate::json::mentions(types, file_type) => Check::new(
                 name,
                 Verdict::Ok,
                 format!("lease file type {file_type} exists"),
             ),
-            Ok(false) => Check::new(
+            Ok(_) => Check::new(
                 name,
                 Verdict::Fail,
                 format!(
@@ -209,7 +218,7 @@ async fn properties(
                      Entrata lists (SR, SCR, REPORT, OTHER …)"
                 ),
             ),
-            Err(error) => Check::new(name, Verdict::Warn, entrata_problem(&error)),
+            Err(error) => Check::new(name, Verdict::Warn, entrata_problem(error)),
         });
     }
 }
@@ -233,26 +242,39 @@ async fn payscore_checks(config: &WorkerConfig, payscore: &PayscoreClient) -> Ve
         }
     };
     let probe = format!("doctor:{}", uuid::Uuid::now_v7());
+    let name = "payscore.lookup";
     let lookup = match (config.lookup, payscore.find_group(&probe).await) {
         (Lookup::None, _) => Check::new(
-            "payscore.lookup",
+            name,
             Verdict::Warn,
             "PAYSCORE_LOOKUP=none: a create whose answer is lost is dead-lettered as \
              create_outcome_unknown instead of being resolved",
         ),
-        (_, Ok(None)) => Check::new(
-            "payscore.lookup",
-            Verdict::Ok,
-            "answers, and finds nothing for a random correlation_id (filtered)",
-        ),
-        (_, Ok(Some(_))) => Check::new(
-            "payscore.lookup",
+        // Nothing for a random correlation_id: filtered, or an account without groups.
+        (_, Ok(None)) => match payscore.lists_any_group().await {
+            Ok(true) => Check::new(
+                name,
+                Verdict::Ok,
+                "filtered: the account's groups are listed, none for a random correlation_id",
+            ),
+            Ok(false) => Check::new(
+                name,
+                Verdict::Warn,
+                "answers, but the account has no groups yet, so filtering cannot be proven: \
+                 run worker doctor again after the first screening",
+            ),
+            Err(error) => Check::new(name, Verdict::Fail, format!("{error}")),
+        },
+        // The worker filters the answer again, so a group for a random id cannot come back;
+        // an answer listing other groups is the unfiltered case.
+        (_, Ok(Some(_))) | (_, Err(PayscoreError::Malformed(_))) => Check::new(
+            name,
             Verdict::Fail,
-            "found a group for a random correlation_id: the lookup does not filter; try the \
+            "the lookup lists groups of other correlation_ids: it does not filter; try the \
              other PAYSCORE_LOOKUP value",
         ),
         (_, Err(error)) => Check::new(
-            "payscore.lookup",
+            name,
             Verdict::Fail,
             format!("{error}: set PAYSCORE_LOOKUP to the list route Payscore filters"),
         ),
@@ -271,10 +293,27 @@ async fn public_url(config: &WorkerConfig, metrics: &WorkerMetrics) -> Check {
         .body("{}");
     let name = "ingest.public_url";
     match http.send("doctor", request).await {
+        Ok(answer)
+            if answer.status == 401
+                && answer.json().ok().and_then(|b| {
+                    b.get("error")
+                        .and_then(|e| e.as_str())
+                        .map(|e| e == "unauthorized")
+                }) == Some(true) =>
+        {
+            Check::new(
+                name,
+                Verdict::Ok,
+                format!("{url} refuses an unsigned webhook as ingest does (401)"),
+            )
+        }
         Ok(answer) if answer.status == 401 => Check::new(
             name,
-            Verdict::Ok,
-            format!("{url} refuses an unsigned webhook (401)"),
+            Verdict::Fail,
+            format!(
+                "{url} answered 401 but not as ingest does: something in front of ingest \
+                 (an authenticating proxy) would refuse Payscore's webhooks too"
+            ),
         ),
         Ok(answer) if answer.is_success() => Check::new(
             name,

@@ -59,6 +59,7 @@ pub async fn run(
     worker_metrics
         .properties_enabled
         .set(i64::try_from(config.properties.len()).unwrap_or(i64::MAX));
+    worker_metrics.expect_triggers(&config.trigger_events);
     let ledger_metrics = LedgerMetrics::register(&metrics);
     let readiness = Readiness::new();
     let stop_admin = CancellationToken::new();

@@ -38,8 +38,16 @@ pub struct WorkerMetrics {
     pub properties_enabled: IntGauge,
     /// `worker_application_events_total{event_type,trigger}`.
     pub application_events: IntCounterVec,
-    /// Non-trigger event names already given a label.
-    event_names: Arc<Mutex<HashSet<String>>>,
+    /// The configured trigger names and the other event names already given a label.
+    event_names: Arc<Mutex<EventNames>>,
+}
+
+#[derive(Debug, Default)]
+struct EventNames {
+    /// Normalised trigger names (`SCREENING_TRIGGER_EVENTS`, without `*`).
+    triggers: HashSet<String>,
+    /// Other names given a label, as sent.
+    others: HashSet<String>,
 }
 
 impl WorkerMetrics {
@@ -170,21 +178,36 @@ impl WorkerMetrics {
         crate::outcome::Outcome::Ignored(why)
     }
 
-    /// Count one Entrata application event. A trigger is always labelled by its name; another
-    /// name gets a label while fewer than [`OTHER_EVENT_NAMES_MAX`] have one, then `other`.
+    /// Name the configured triggers (normalised, as `SCREENING_TRIGGER_EVENTS` holds them):
+    /// each gets its series at 0 at once, so that the first event counts as an increase.
+    pub fn expect_triggers(&self, triggers: &[String]) {
+        let mut names = self.event_names.lock().unwrap_or_else(|e| e.into_inner());
+        for trigger in triggers.iter().filter(|t| t.as_str() != "*") {
+            names.triggers.insert(trigger.clone());
+            self.application_events
+                .with_label_values(&[trigger.as_str(), "true"]);
+        }
+    }
+
+    /// Count one Entrata application event. A configured trigger is labelled by its
+    /// normalised name (one series however Entrata spells it); any other name gets a label as
+    /// sent while fewer than [`OTHER_EVENT_NAMES_MAX`] have one, then `other` (also under the
+    /// trigger `*`).
     pub fn application_event(&self, event_type: Option<&str>, trigger: bool) {
         let name = event_label(event_type);
-        let label = if trigger || name == NO_EVENT_TYPE {
+        let mut names = self.event_names.lock().unwrap_or_else(|e| e.into_inner());
+        let normalised = crate::config::normalise_event(&name);
+        let label = if name == NO_EVENT_TYPE {
+            name
+        } else if trigger && names.triggers.contains(&normalised) {
+            normalised
+        } else if names.others.contains(&name) || names.others.len() < OTHER_EVENT_NAMES_MAX {
+            names.others.insert(name.clone());
             name
         } else {
-            let mut known = self.event_names.lock().unwrap_or_else(|e| e.into_inner());
-            if known.contains(&name) || known.len() < OTHER_EVENT_NAMES_MAX {
-                known.insert(name.clone());
-                name
-            } else {
-                "other".to_owned()
-            }
+            "other".to_owned()
         };
+        drop(names);
         self.application_events
             .with_label_values(&[label.as_str(), if trigger { "true" } else { "false" }])
             .inc();
@@ -218,7 +241,17 @@ mod tests {
     #[test]
     fn event_names_are_bounded() {
         let metrics = WorkerMetrics::register(&Metrics::new());
+        metrics.expect_triggers(&["applicationsubmitted".to_owned(), "*".to_owned()]);
+        assert!(
+            metrics
+                .application_events
+                .with_label_values(&["applicationsubmitted", "true"])
+                .get()
+                == 0,
+            "a configured trigger's series exists from the start"
+        );
         metrics.application_event(Some("ApplicationSubmitted"), true);
+        metrics.application_event(Some("application.submitted"), true);
         for i in 0..30 {
             metrics.application_event(Some(&format!("Event{i}")), false);
         }
@@ -230,7 +263,11 @@ mod tests {
                 .with_label_values(&[name, trigger])
                 .get()
         };
-        assert_eq!(count("ApplicationSubmitted", "true"), 1);
+        assert_eq!(
+            count("applicationsubmitted", "true"),
+            2,
+            "one series per trigger"
+        );
         assert_eq!(count("Event3", "false"), 2);
         assert_eq!(count("Event19", "false"), 1);
         assert_eq!(count("Event20", "false"), 0);

@@ -135,6 +135,9 @@ pub enum DeadReason {
     /// Only a lead describes the household, it has several customers, and Entrata did not say
     /// which of them are applicants, guarantors or occupants.
     CustomerTypesUnknown,
+    /// Entrata has no monthly rent for the application and Payscore requires one
+    /// (`PAYSCORE_MONTHLY_RENT=required`).
+    RentUnknown,
     /// The property's address cannot be sent to Payscore (unknown state, missing parts).
     PropertyAddressInvalid,
     /// Payscore answered 400 (for example an email address that does not exist).
@@ -168,6 +171,7 @@ impl DeadReason {
             DeadReason::NoApplicantEmail => "no_applicant_email",
             DeadReason::ApplicantIncomplete => "applicant_incomplete",
             DeadReason::CustomerTypesUnknown => "customer_types_unknown",
+            DeadReason::RentUnknown => "rent_unknown",
             DeadReason::PropertyAddressInvalid => "property_address_invalid",
             DeadReason::PayscoreRejected => "payscore_rejected",
             DeadReason::EntrataRejected => "entrata_rejected",

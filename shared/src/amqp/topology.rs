@@ -270,6 +270,7 @@ impl Topology {
                 problems.push((queue, "missing".to_owned()));
                 continue;
             }
+            let _ = channel.close(200, "checked".into()).await;
             let channel = connection.create_channel().await?;
             if let Err(error) = channel
                 .queue_declare(queue.clone().into(), DURABLE, args)

@@ -58,6 +58,10 @@ pub struct PayscoreConfig {
     /// The assumed v1 list `GET /api/v1/screening_groups` ignores `correlation_id` (the other
     /// reading of an undocumented route; the documented v2 `applicant_groups` always filters).
     pub screening_groups_unfiltered: bool,
+    /// A create may leave `monthly_rent` out (an older page of seed 003: "If left blank, then
+    /// the multiplier will not be calculated"); by default it is required, as the current v1
+    /// page says.
+    pub monthly_rent_optional: bool,
 }
 
 /// Entrata simulator settings.
@@ -174,6 +178,7 @@ impl Default for SandboxConfig {
                 unique_correlation_ids: false,
                 list_lag: Duration::ZERO,
                 screening_groups_unfiltered: false,
+                monthly_rent_optional: false,
             },
             entrata: EntrataConfig {
                 api_key: Secret::new("sandbox-api-key"),
@@ -242,6 +247,8 @@ impl SandboxConfig {
                 list_lag: Duration::from_millis(env.parse_or("SANDBOX_PAYSCORE_LIST_LAG_MS", 0)?),
                 screening_groups_unfiltered: env
                     .bool_or("SANDBOX_PAYSCORE_SCREENING_GROUPS_UNFILTERED", false)?,
+                monthly_rent_optional: env
+                    .bool_or("SANDBOX_PAYSCORE_MONTHLY_RENT_OPTIONAL", false)?,
             },
             entrata: EntrataConfig {
                 api_key: env

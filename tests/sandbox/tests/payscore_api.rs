@@ -379,13 +379,22 @@ async fn metrics_count_requests_per_route_and_status() {
 }
 
 #[tokio::test]
-async fn a_create_without_monthly_rent_is_accepted_and_a_negative_one_refused() {
-    let sandbox = start().await;
-    let token = token(&sandbox).await;
+async fn monthly_rent_is_required_or_optional_by_reading_and_a_negative_one_refused() {
     let mut blank = group_body("entrata:1:7", None);
     if let Some(fields) = blank.as_object_mut() {
         fields.remove("monthly_rent");
     }
+    // The current v1 page: required.
+    let strict = start().await;
+    let token_strict = token(&strict).await;
+    let (status, error) = create_status(&strict, &token_strict, &blank).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["errors"][0]["field"], "monthly_rent");
+    // The older page: may be left blank.
+    let mut config = SandboxConfig::default();
+    config.payscore.monthly_rent_optional = true;
+    let sandbox = start_with(config).await;
+    let token = token(&sandbox).await;
     let group = create_group(&sandbox, &token, &blank).await;
     assert_eq!(group["monthly_rent_cents"], Value::Null);
 

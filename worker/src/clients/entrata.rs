@@ -16,8 +16,11 @@ use std::ops::ControlFlow;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The most pages of one paginated read (at the default page size, 10,000 items).
+/// The fewest pages one paginated read may take before it is an error.
 pub const PAGES_MAX: u32 = 100;
+/// The most items one paginated read lists before it is an error (at least [`PAGES_MAX`]
+/// pages whatever the page size).
+pub const MAX_LISTED: u32 = 10_000;
 /// `per_page` unless configured (`ENTRATA_PAGE_SIZE`).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
@@ -77,11 +80,18 @@ pub struct Customer {
     pub last_name: String,
     /// Email, if any.
     pub email: Option<String>,
-    /// The phone to text invitations to, as Entrata wrote it: a mobile number first, then a
-    /// personal one; never a work or fax number.
-    pub phone: Option<String>,
-    /// The phone's `countryCode`, when Entrata gave one.
-    pub phone_country: Option<u16>,
+    /// The numbers invitations may be texted to, best first (mobile, then personal or
+    /// untyped; never a work or fax number), as Entrata wrote them.
+    pub phones: Vec<Phone>,
+}
+
+/// A phone number as Entrata wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phone {
+    /// The number, in whatever format Entrata holds.
+    pub number: String,
+    /// Its `countryCode`, when Entrata gave a usable one (1 to 999).
+    pub country: Option<u16>,
 }
 
 /// An application as the screening needs it.
@@ -200,10 +210,11 @@ impl EntrataClient {
 
     /// Read every page of a paginated method, handing each page's result to `visit` until it
     /// breaks. Reading stops after the last page: a `Link` without `rel="next"` and an
-    /// `X-Total-Count` reached, or (without those headers) a page shorter than `per_page`
-    /// (`items` counts a page's items); also when a page past the first answers "not found",
-    /// when a page repeats the one before (a server that ignores paging), or after
-    /// [`PAGES_MAX`] pages. A first page "not found" is an empty list.
+    /// `X-Total-Count` reached (`items` counts a page's items), or, without those headers, a
+    /// page with nothing in it; also when a page past the first answers "not found", or a page
+    /// repeats the one before (a server that ignores paging). A first page "not found" is an
+    /// empty list. A list longer than [`MAX_LISTED`] items is an error, never a silent end:
+    /// a document missed there would be uploaded twice.
     pub async fn each_page(
         &self,
         service: &'static str,
@@ -214,9 +225,10 @@ impl EntrataClient {
         mut visit: impl FnMut(&Value) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, EntrataError> {
         let per_page = self.page_size;
+        let max_pages = (MAX_LISTED / per_page).max(PAGES_MAX);
         let mut previous: Option<Value> = None;
         let mut seen = 0u64;
-        for page_no in 1..=PAGES_MAX {
+        for page_no in 1..=max_pages {
             let page = match self
                 .call_page(
                     service,
@@ -229,28 +241,28 @@ impl EntrataClient {
             {
                 Ok(page) => page,
                 // Entrata answers an empty list (or a page past the end) with "not found".
-                Err(EntrataError::Rejected { code: 404 }) => break,
+                Err(EntrataError::Rejected { code: 404 }) => return Ok(ControlFlow::Continue(())),
                 Err(error) => return Err(error),
             };
             if previous.as_ref() == Some(&page.result) {
-                break;
+                return Ok(ControlFlow::Continue(()));
             }
             let count = items(&page.result);
             seen += count as u64;
             if visit(&page.result).is_break() {
                 return Ok(ControlFlow::Break(()));
             }
-            let more = page.next
-                || match page.total {
-                    Some(total) => seen < total,
-                    None => count >= per_page as usize,
-                };
-            if !more || count == 0 {
-                break;
+            // Without paging headers a short page proves nothing (Entrata may cap per_page
+            // below what was asked): only an empty page ends the list.
+            let more = count > 0 && (page.next || page.total.is_none_or(|total| seen < total));
+            if !more {
+                return Ok(ControlFlow::Continue(()));
             }
             previous = Some(page.result);
         }
-        Ok(ControlFlow::Continue(()))
+        Err(EntrataError::Malformed(
+            "a paginated list goes on past the most pages read",
+        ))
     }
 
     /// Whether a lease's documents include a file named `name`: `leases/getLeaseDocumentsList`
@@ -272,10 +284,11 @@ impl EntrataClient {
                     "leaseId": lease_id,
                     "leaseStatusTypeIds": ALL_LEASE_STATUSES,
                 }),
-                |page| {
-                    json::wrapped(page, "leaseDocuments", "leaseDocument")
-                        .len()
-                        .max(json::count_items(page))
+                |page| match json::wrapped(page, "leaseDocuments", "leaseDocument").len() {
+                    // The list's shape is not documented: without the known wrapper, its
+                    // longest array.
+                    0 => json::count_items(page),
+                    known => known,
                 },
                 |page| {
                     if json::mentions(page, name) {
@@ -411,9 +424,11 @@ impl EntrataClient {
         Ok(Some(address))
     }
 
-    /// The ids of every property the API key can read (`properties/getProperties` without a
-    /// filter).
-    pub async fn readable_properties(&self) -> Result<Vec<String>, EntrataError> {
+    /// Every property the API key can read (`properties/getProperties` without a filter): its
+    /// id, and its street address when Entrata gives a complete one.
+    pub async fn readable_properties(
+        &self,
+    ) -> Result<Vec<(String, Option<Address>)>, EntrataError> {
         let result = self
             .call("properties", "getProperties", Some("r1"), json!({}))
             .await?;
@@ -421,18 +436,20 @@ impl EntrataClient {
             .map(|v| json::list(Some(v)))
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|p| json::text(json::field(p, "PropertyID")))
+            .filter_map(|p| Some((json::text(json::field(p, "PropertyID"))?, address_of(p))))
             .collect())
     }
 
-    /// Whether `leases/getLeasePickList` lists the lease file type `code` (its `leaseFileTypes`
-    /// are matched by any value equal to the code, the list's shape not being documented).
-    pub async fn has_lease_file_type(&self, code: &str) -> Result<bool, EntrataError> {
+    /// `leases/getLeasePickList`'s `leaseFileTypes` (the whole result when that key is
+    /// missing): the list's shape is not documented, so callers look for a code anywhere in it
+    /// with [`json::mentions`].
+    pub async fn lease_file_types(&self) -> Result<Value, EntrataError> {
         let result = self
             .call("leases", "getLeasePickList", Some("r1"), json!({}))
             .await?;
-        let types = json::field(&result, "leaseFileTypes").unwrap_or(&result);
-        Ok(json::mentions(types, code))
+        Ok(json::field(&result, "leaseFileTypes")
+            .cloned()
+            .unwrap_or(result))
     }
 
     /// Read an application; `None` when Entrata knows neither a lead nor a lease for it.
@@ -461,8 +478,11 @@ impl EntrataClient {
             .find(|p| {
                 json::text(json::field(p, "applicationId")).as_deref() == Some(application_id)
             });
-        let leases = self
-            .call(
+        // Every page until the lease that names the application: a server that does not apply
+        // the filter lists the property's other applications' leases too.
+        let mut lease: Option<Value> = None;
+        let _found = self
+            .each_page(
                 "leases",
                 "getLeases",
                 Some("r2"),
@@ -471,14 +491,20 @@ impl EntrataClient {
                     "applicationId": application_id,
                     "leaseStatusTypeIds": ALL_LEASE_STATUSES,
                 }),
+                |page| json::wrapped(page, "leases", "lease").len(),
+                |page| match pick_lease(page, application_id) {
+                    Some(found) => {
+                        lease = Some(found.clone());
+                        ControlFlow::Break(())
+                    }
+                    None => ControlFlow::Continue(()),
+                },
             )
-            .await;
-        let leases = match leases {
-            Err(EntrataError::Rejected { code: 404 }) => Value::Null,
-            other => other?,
-        };
-        let lease = pick_lease(&leases, application_id);
-        match (super::entrata_read::merge(prospect, lease), lead_refused) {
+            .await?;
+        match (
+            super::entrata_read::merge(prospect, lease.as_ref()),
+            lead_refused,
+        ) {
             (Some(application), _) => Ok(Some(application)),
             // Neither found: a refusal other than "not found" is what the operator must see.
             (None, Some(code)) if code != 404 => Err(EntrataError::Rejected { code }),

@@ -2,7 +2,7 @@
 //! each customer's `customerType`, the unit and the scheduled base rent; the lead knows the
 //! lease id and may hold contact details the lease lacks.
 
-use super::entrata::{Application, Customer};
+use super::entrata::{Application, Customer, Phone};
 use crate::json::{self, field, text};
 use serde_json::Value;
 
@@ -40,10 +40,8 @@ pub fn merge(prospect: Option<&Value>, lease: Option<&Value>) -> Option<Applicat
             });
             if let Some(same) = same {
                 customer.email = customer.email.take().or_else(|| same.email.clone());
-                if customer.phone.is_none() {
-                    customer.phone = same.phone.clone();
-                    customer.phone_country = same.phone_country;
-                }
+                // The lead's numbers after the lease's: one of them may be valid.
+                customer.phones.extend(same.phones.iter().cloned());
             }
         }
     }
@@ -96,21 +94,27 @@ fn phone_rank(kind: Option<&str>) -> Option<u8> {
 }
 
 fn lease_customer(c: &Value) -> Option<Customer> {
-    let phones = json::wrapped(c, "phones", "phone");
-    let best = phones
-        .iter()
-        .filter(|p| text(field(p, "phoneNumber")).is_some())
-        .filter_map(|p| Some((phone_rank(text(field(p, "phoneType")).as_deref())?, *p)))
-        .min_by_key(|(rank, _)| *rank)
-        .map(|(_, p)| p);
-    let (phone, phone_country) = match best {
-        Some(p) => (
-            text(field(p, "phoneNumber")),
-            text(field(p, "countryCode")).and_then(|cc| cc.trim_start_matches('+').parse().ok()),
-        ),
-        None if phones.is_empty() => (text(field(c, "phoneNumber")), None),
-        None => (None, None),
-    };
+    let mut ranked: Vec<(u8, Phone)> = json::wrapped(c, "phones", "phone")
+        .into_iter()
+        .filter_map(|p| {
+            let rank = phone_rank(text(field(p, "phoneType")).as_deref())?;
+            let number = text(field(p, "phoneNumber"))?;
+            let country = text(field(p, "countryCode"))
+                .and_then(|cc| cc.trim_start_matches('+').parse::<u16>().ok())
+                .filter(|cc| (1..=999).contains(cc));
+            Some((rank, Phone { number, country }))
+        })
+        .collect();
+    ranked.sort_by_key(|(rank, _)| *rank);
+    let mut phones: Vec<Phone> = ranked.into_iter().map(|(_, p)| p).collect();
+    if json::wrapped(c, "phones", "phone").is_empty()
+        && let Some(number) = text(field(c, "phoneNumber"))
+    {
+        phones.push(Phone {
+            number,
+            country: None,
+        });
+    }
     Some(Customer {
         id: text(field(c, "id")).or_else(|| text(field(c, "customerId"))),
         customer_type: text(field(c, "customerType")),
@@ -118,8 +122,7 @@ fn lease_customer(c: &Value) -> Option<Customer> {
         first_name: text(field(c, "firstName")).unwrap_or_default(),
         last_name: text(field(c, "lastName")).unwrap_or_default(),
         email: text(field(c, "emailAddress")).or_else(|| text(field(c, "email"))),
-        phone,
-        phone_country,
+        phones,
     })
 }
 
@@ -131,10 +134,14 @@ fn lead_customer(c: &Value) -> Option<Customer> {
         last_name: text(field(c, "lastName")).unwrap_or_default(),
         email: text(field(c, "email")).or_else(|| text(field(c, "emailAddress"))),
         // Never the office or fax number: invitations are texted.
-        phone: ["cellPhoneNumber", "personalPhoneNumber", "phoneNumber"]
+        phones: ["cellPhoneNumber", "personalPhoneNumber", "phoneNumber"]
             .iter()
-            .find_map(|k| text(field(c, k))),
-        phone_country: None,
+            .filter_map(|k| text(field(c, k)))
+            .map(|number| Phone {
+                number,
+                country: None,
+            })
+            .collect(),
     })
 }
 
@@ -170,9 +177,9 @@ mod tests {
         assert_eq!(app.unit.as_deref(), Some("A-101"));
         assert_eq!(app.monthly_rent, Some(1650.0));
         assert_eq!(app.customers[0].email.as_deref(), Some("ana@example.com"));
-        assert_eq!(app.customers[0].phone.as_deref(), Some("(512) 555-0100"));
+        assert_eq!(first_phone(&app.customers[0]), Some("(512) 555-0100"));
         assert_eq!(app.customers[1].customer_type.as_deref(), Some("Guarantor"));
-        assert_eq!(app.customers[1].phone.as_deref(), Some("5125550101"));
+        assert_eq!(first_phone(&app.customers[1]), Some("5125550101"));
     }
 
     #[test]
@@ -188,16 +195,25 @@ mod tests {
              "phones": {"phone": {"phoneType": "work", "phoneNumber": "5125550177"}}}
         ]}});
         let app = merge(None, Some(&lease)).expect("found");
-        assert_eq!(app.customers[0].phone.as_deref(), Some("20 7946 0958"));
-        assert_eq!(app.customers[0].phone_country, Some(44));
+        let numbers: Vec<(&str, Option<u16>)> = app.customers[0]
+            .phones
+            .iter()
+            .map(|p| (p.number.as_str(), p.country))
+            .collect();
         assert_eq!(
-            app.customers[1].phone, None,
-            "a work number is never texted"
+            numbers,
+            [("20 7946 0958", Some(44)), ("5125550188", Some(1))],
+            "mobile first, then personal; the work number left out"
         );
+        assert_eq!(app.customers[1].phones, [], "a work number is never texted");
         let prospect = json!({"applicationId": 3, "customers": {"customer": {"customerId": 1,
             "firstName": "Bo", "lastName": "Li", "officePhoneNumber": "5125550177", "cellPhoneNumber": ""}}});
         let app = merge(Some(&prospect), None).expect("found");
-        assert_eq!(app.customers[0].phone, None);
+        assert_eq!(app.customers[0].phones, []);
+    }
+
+    fn first_phone(customer: &Customer) -> Option<&str> {
+        customer.phones.first().map(|p| p.number.as_str())
     }
 
     #[test]

@@ -260,6 +260,27 @@ impl PayscoreClient {
         }
     }
 
+    /// Whether the lookup route lists any group at all when asked without a `correlation_id`
+    /// (read-only; `worker doctor` uses it to tell a filtered lookup from an empty account).
+    pub async fn lists_any_group(&self) -> Result<bool, PayscoreError> {
+        let path = match self.lookup {
+            Lookup::ApplicantGroups => "applicant_groups",
+            Lookup::ScreeningGroups => "screening_groups",
+            Lookup::None => return Ok(false),
+        };
+        let url = format!("{}/api/v1/{path}", self.base_url);
+        let answer = self.send("lookup", |c| c.get(&url)).await?;
+        if !answer.is_success() {
+            return Err(answer.error().into());
+        }
+        let body = answer.json()?;
+        let groups = match &body {
+            Value::Array(_) => json::list(Some(&body)),
+            _ => json::list(json::field(&body, path).or_else(|| json::field(&body, "data"))),
+        };
+        Ok(!groups.is_empty())
+    }
+
     /// Create a screening group; returns its id.
     pub async fn create_group(&self, body: &CreateGroupRequest) -> Result<String, PayscoreError> {
         let url = format!("{}/api/v1/screening_groups", self.base_url);

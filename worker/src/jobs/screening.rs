@@ -261,6 +261,7 @@ impl ScreeningJob {
             &address,
             format!("{}/webhooks/payscore", self.config.public_base_url),
             self.config.phone_country_code,
+            self.config.rent_required,
         )
     }
 
@@ -369,7 +370,18 @@ fn build_request(
     address: &Address,
     webhook_url: String,
     default_country_code: u16,
+    rent_required: bool,
 ) -> Result<CreateGroupRequest, Outcome> {
+    if rent_required && application.monthly_rent.is_none() {
+        return Err(Outcome::dead(
+            DeadReason::RentUnknown,
+            format!(
+                "Entrata has no monthly rent for application {} and Payscore requires one \
+                 (PAYSCORE_MONTHLY_RENT=required)",
+                event.application_id
+            ),
+        ));
+    }
     let Some(state) = state_name(&address.state) else {
         return Err(Outcome::dead(
             DeadReason::PropertyAddressInvalid,
@@ -412,10 +424,11 @@ fn build_request(
             applicant_last_name: c.last_name.trim().to_owned(),
             applicant_email: c.email.clone().unwrap_or_default(),
             // A number that cannot be valid is left out: the invitation goes by email.
+            // The best number that can be valid; none: the invitation goes by email only.
             applicant_phone_number: c
-                .phone
-                .as_deref()
-                .and_then(|p| e164(p, c.phone_country.unwrap_or(default_country_code))),
+                .phones
+                .iter()
+                .find_map(|p| e164(&p.number, p.country.unwrap_or(default_country_code))),
         })
         .collect();
     Ok(CreateGroupRequest {
@@ -439,6 +452,7 @@ fn build_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::entrata::Phone;
     use serde_json::{Value, json};
 
     fn settings(types: &[&str]) -> PropertySettings {
@@ -458,8 +472,13 @@ mod tests {
             first_name: first.into(),
             last_name: "Ruiz".into(),
             email: Some(format!("{}@example.com", first.to_lowercase())),
-            phone: phone.map(str::to_owned),
-            phone_country: None,
+            phones: phone
+                .into_iter()
+                .map(|number| Phone {
+                    number: number.to_owned(),
+                    country: None,
+                })
+                .collect(),
         }
     }
 
@@ -481,6 +500,14 @@ mod tests {
     }
 
     fn build(settings: &PropertySettings, application: &Application) -> Result<Value, String> {
+        build_with(settings, application, false)
+    }
+
+    fn build_with(
+        settings: &PropertySettings,
+        application: &Application,
+        rent_required: bool,
+    ) -> Result<Value, String> {
         build_request(
             &event(),
             settings,
@@ -488,6 +515,7 @@ mod tests {
             &address(),
             "https://fleet.example.com/webhooks/payscore".into(),
             1,
+            rent_required,
         )
         .map(|r| serde_json::to_value(r).expect("serialisable"))
         .map_err(|outcome| match outcome {
@@ -550,6 +578,37 @@ mod tests {
         }
         assert!(body["property"].get("unit").is_none());
         assert_eq!(body["applicants"].as_array().map(Vec::len), Some(1));
+        // Where Payscore requires the rent, no request is built without it.
+        assert_eq!(
+            build_with(&settings(&["Primary"]), &without, true).expect_err("refused"),
+            "rent_unknown"
+        );
+    }
+
+    #[test]
+    fn the_best_number_that_can_be_valid_is_texted() {
+        let mut ana = customer(Some("Primary"), "Ana", None);
+        ana.phones = vec![
+            Phone {
+                number: "000-000-0000".into(),
+                country: None,
+            },
+            Phone {
+                number: "20 7946 0958".into(),
+                country: Some(44),
+            },
+        ];
+        let application = Application {
+            lease_id: None,
+            customers: vec![ana],
+            unit: None,
+            monthly_rent: Some(900.0),
+        };
+        let body = build(&settings(&["Primary"]), &application).expect("built");
+        assert_eq!(
+            body["applicants"][0]["applicant_phone_number"],
+            json!("+442079460958")
+        );
     }
 
     #[test]

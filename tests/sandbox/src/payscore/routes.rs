@@ -160,7 +160,11 @@ async fn authenticate(State(state): State<Shared>, body: Bytes) -> Result<Respon
 async fn create_group(State(state): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
     let request: CreateGroupRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::BadJson)?;
-    let errors = validate(&request, &state.config.nonexistent_emails);
+    let errors = validate(
+        &request,
+        &state.config.nonexistent_emails,
+        state.config.monthly_rent_optional,
+    );
     if !errors.is_empty() {
         tracing::info!(errors = errors.len(), "payscore create refused");
         return Err(ApiError::Invalid(errors));

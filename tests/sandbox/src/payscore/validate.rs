@@ -1,8 +1,10 @@
 //! Validation of `POST /api/v1/screening_groups` as Payscore documents it: required
 //! fields, the state spelled out in full, email syntax, and emails that "do not exist".
-//! `monthly_rent` is optional ("If left blank, then the multiplier will not be calculated"),
-//! but a present one must be a number of dollars, not negative (a string is not JSON
-//! this model reads, so it is refused as bad JSON before validation).
+//! `monthly_rent` is required, as the current v1 page says; under the other reading (an
+//! older page: "If left blank, then the multiplier will not be calculated",
+//! `SANDBOX_PAYSCORE_MONTHLY_RENT_OPTIONAL`) it may be left out. A present one must be a
+//! number of dollars, not negative (a string is not JSON this model reads, so it is refused as
+//! bad JSON before validation).
 //! The error body's shape is not published; ours is `{"message": .., "errors": [{"field",
 //! "message"}]}` and never echoes the submitted values.
 
@@ -31,7 +33,11 @@ fn blank(value: Option<&String>) -> bool {
 }
 
 /// Every problem with `request`; empty when it is valid.
-pub fn validate(request: &CreateGroupRequest, nonexistent: &[String]) -> Vec<FieldError> {
+pub fn validate(
+    request: &CreateGroupRequest,
+    nonexistent: &[String],
+    rent_optional: bool,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     match request.applicants.as_deref() {
         None | Some([]) => errors.push(error("applicants", "at least one applicant is required")),
@@ -93,6 +99,9 @@ pub fn validate(request: &CreateGroupRequest, nonexistent: &[String]) -> Vec<Fie
     }
     if blank(request.decision_maker_display_name.as_ref()) {
         errors.push(error("decision_maker_display_name", "is required"));
+    }
+    if request.monthly_rent.is_none() && !rent_optional {
+        errors.push(error("monthly_rent", "is required"));
     }
     if request
         .monthly_rent
@@ -162,22 +171,27 @@ mod tests {
 
     #[test]
     fn a_complete_request_is_valid() {
-        assert_eq!(validate(&valid(), &[]), vec![]);
+        assert_eq!(validate(&valid(), &[], false), vec![]);
     }
 
     #[test]
-    fn monthly_rent_may_be_left_blank_but_not_negative() {
+    fn monthly_rent_is_required_unless_optional_and_never_negative() {
         let blank = CreateGroupRequest {
             monthly_rent: None,
             ..valid()
         };
-        assert_eq!(validate(&blank, &[]), vec![]);
+        assert_eq!(validate(&blank, &[], true), vec![]);
+        assert_eq!(
+            validate(&blank, &[], false),
+            vec![error("monthly_rent", "is required")],
+            "required under the current page's reading"
+        );
         let negative = CreateGroupRequest {
             monthly_rent: Some(-1.0),
             ..valid()
         };
         assert_eq!(
-            validate(&negative, &[]),
+            validate(&negative, &[], false),
             vec![error(
                 "monthly_rent",
                 "must be a positive number of dollars"
@@ -195,12 +209,12 @@ mod tests {
         if let Some(p) = r.property.as_mut() {
             p.state = Some("TX".into());
         }
-        assert_eq!(validate(&r, &[])[0].field, "property.state");
+        assert_eq!(validate(&r, &[], false)[0].field, "property.state");
     }
 
     #[test]
     fn an_email_that_does_not_exist_is_refused() {
-        let errors = validate(&valid(), &["ANN@example.com".into()]);
+        let errors = validate(&valid(), &["ANN@example.com".into()], false);
         assert_eq!(errors[0].message, "does not exist");
     }
 
