@@ -34,6 +34,33 @@ async fn created(fleet: &Fleet, options: SubmitOptions) -> Value {
         .request
 }
 
+/// Submit an application with `options` at property 100001 (every applicant with an email)
+/// and check that it is dead-lettered for `reason` with no group and no create.
+async fn refused(fleet: &Fleet, options: SubmitOptions, reason: &str) {
+    let creates = fleet.calls(Simulator::Payscore, "create_group").await.len();
+    let submitted = fleet
+        .control()
+        .submit_application(&SubmitOptions {
+            property_id: Some(100001),
+            every_email: true,
+            ..options
+        })
+        .await
+        .expect("submit");
+    fleet.dead_letter(WorkQueue::Screenings, reason).await;
+    assert_eq!(
+        fleet
+            .group_count(submitted.property_id, submitted.application_id)
+            .await,
+        0
+    );
+    assert_eq!(
+        fleet.calls(Simulator::Payscore, "create_group").await.len(),
+        creates,
+        "no create"
+    );
+}
+
 fn phones(request: &Value) -> Vec<Option<String>> {
     request["applicants"]
         .as_array()
@@ -111,60 +138,29 @@ async fn entrata_read_as_documented_with_errors_in_200_and_leads_without_types()
 
     // A household without rent, where Payscore requires it (the current v1 page, the
     // default): dead-lettered before any call, not sent to earn a 400.
-    let creates_before = fleet.calls(Simulator::Payscore, "create_group").await.len();
-    let no_rent = fleet
-        .control()
-        .submit_application(&SubmitOptions {
-            property_id: Some(100001),
+    refused(
+        &fleet,
+        SubmitOptions {
             customer_types: Some(vec!["Primary".into()]),
             without_rent: true,
-            every_email: true,
             ..Default::default()
-        })
-        .await
-        .expect("submit");
-    fleet
-        .dead_letter(WorkQueue::Screenings, "rent_unknown")
-        .await;
-    assert_eq!(
-        fleet
-            .group_count(no_rent.property_id, no_rent.application_id)
-            .await,
-        0
-    );
-    assert_eq!(
-        fleet.calls(Simulator::Payscore, "create_group").await.len(),
-        creates_before
-    );
+        },
+        "rent_unknown",
+    )
+    .await;
 
     // A lead without an applicant lease, whose customers carry no type: which of them is the
     // guarantor is unknown, so nobody is invited on a guess.
-    let creates_before = fleet.calls(Simulator::Payscore, "create_group").await.len();
-    let lead_only = fleet
-        .control()
-        .submit_application(&SubmitOptions {
-            property_id: Some(100001),
+    refused(
+        &fleet,
+        SubmitOptions {
             customer_types: Some(vec!["Primary".into(), "Guarantor".into()]),
             without_lease: true,
-            every_email: true,
             ..Default::default()
-        })
-        .await
-        .expect("submit");
-    fleet
-        .dead_letter(WorkQueue::Screenings, "customer_types_unknown")
-        .await;
-    assert_eq!(
-        fleet
-            .group_count(lead_only.property_id, lead_only.application_id)
-            .await,
-        0
-    );
-    assert_eq!(
-        fleet.calls(Simulator::Payscore, "create_group").await.len(),
-        creates_before,
-        "no create"
-    );
+        },
+        "customer_types_unknown",
+    )
+    .await;
 
     // An application Entrata does not know (its error envelopes in HTTP 200): dead-lettered at
     // once, never retried as an outage.
@@ -317,26 +313,16 @@ async fn when_lead_ids_are_not_application_ids_the_lease_alone_describes_the_hou
     .await;
     assert_eq!(request["applicants"].as_array().map(Vec::len), Some(2));
     // Without a lease, nothing identifies the household: never a guess.
-    let lead_only = fleet
-        .control()
-        .submit_application(&SubmitOptions {
-            property_id: Some(100001),
+    refused(
+        &fleet,
+        SubmitOptions {
             customer_types: Some(vec!["Primary".into()]),
             without_lease: true,
-            every_email: true,
             ..Default::default()
-        })
-        .await
-        .expect("submit");
-    fleet
-        .dead_letter(WorkQueue::Screenings, "application_not_found")
-        .await;
-    assert_eq!(
-        fleet
-            .group_count(lead_only.property_id, lead_only.application_id)
-            .await,
-        0
-    );
+        },
+        "application_not_found",
+    )
+    .await;
     fleet.stop().await;
 }
 

@@ -222,8 +222,9 @@ impl PayscoreClient {
         Ok(answer)
     }
 
-    /// The id of the group with this correlation id, if one exists (DESIGN.md invariant 3).
-    pub async fn find_group(&self, correlation_id: &str) -> Result<Option<String>, PayscoreError> {
+    /// The groups the lookup route lists, asked with `correlation_id` or without; `None` with
+    /// `PAYSCORE_LOOKUP=none`.
+    async fn list(&self, correlation_id: Option<&str>) -> Result<Option<Value>, PayscoreError> {
         let path = match self.lookup {
             Lookup::ApplicantGroups => "applicant_groups",
             Lookup::ScreeningGroups => "screening_groups",
@@ -232,7 +233,11 @@ impl PayscoreClient {
         let url = format!("{}/api/v1/{path}", self.base_url);
         let answer = self
             .send("lookup", |c| {
-                c.get(&url).query(&[("correlation_id", correlation_id)])
+                let request = c.get(&url);
+                match correlation_id {
+                    Some(id) => request.query(&[("correlation_id", id)]),
+                    None => request,
+                }
             })
             .await?;
         // No "not found" here: a list answers 200 with nothing in it. A 404 means the lookup
@@ -243,9 +248,21 @@ impl PayscoreClient {
         }
         let body = answer.json()?;
         let groups = match &body {
-            Value::Array(_) => json::list(Some(&body)),
-            _ => json::list(json::field(&body, path).or_else(|| json::field(&body, "data"))),
+            Value::Array(_) => body,
+            _ => json::field(&body, path)
+                .or_else(|| json::field(&body, "data"))
+                .cloned()
+                .unwrap_or(Value::Null),
         };
+        Ok(Some(groups))
+    }
+
+    /// The id of the group with this correlation id, if one exists (DESIGN.md invariant 3).
+    pub async fn find_group(&self, correlation_id: &str) -> Result<Option<String>, PayscoreError> {
+        let Some(listed) = self.list(Some(correlation_id)).await? else {
+            return Ok(None);
+        };
+        let groups = json::list(Some(&listed));
         // Filter again: a lookup that ignores the parameter must not match another
         // application, nor be read as "no group" (that would turn the guard off).
         let ours = |g: &&&Value| {
@@ -263,22 +280,10 @@ impl PayscoreClient {
     /// Whether the lookup route lists any group at all when asked without a `correlation_id`
     /// (read-only; `worker doctor` uses it to tell a filtered lookup from an empty account).
     pub async fn lists_any_group(&self) -> Result<bool, PayscoreError> {
-        let path = match self.lookup {
-            Lookup::ApplicantGroups => "applicant_groups",
-            Lookup::ScreeningGroups => "screening_groups",
-            Lookup::None => return Ok(false),
-        };
-        let url = format!("{}/api/v1/{path}", self.base_url);
-        let answer = self.send("lookup", |c| c.get(&url)).await?;
-        if !answer.is_success() {
-            return Err(answer.error().into());
-        }
-        let body = answer.json()?;
-        let groups = match &body {
-            Value::Array(_) => json::list(Some(&body)),
-            _ => json::list(json::field(&body, path).or_else(|| json::field(&body, "data"))),
-        };
-        Ok(!groups.is_empty())
+        Ok(self
+            .list(None)
+            .await?
+            .is_some_and(|groups| !json::list(Some(&groups)).is_empty()))
     }
 
     /// Create a screening group; returns its id.
