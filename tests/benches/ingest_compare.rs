@@ -7,7 +7,9 @@
 //! - **peer**: a minimal axum handler that publishes the body through lapin on one
 //!   confirm-mode channel and answers 202 once the confirm is in (no auth, no metrics, no
 //!   `mandatory`: it would count an unroutable message as stored);
-//! - **ingest**: the real `ingest` binary (release) with its defaults, token authentication on.
+//! - **ingest**: the real `ingest` binary (release) with its defaults, token authentication on;
+//!   and beside it the same with `RUST_LOG=warn`, to show what its log line per accepted
+//!   delivery costs.
 //!
 //! The two HTTP servers get the same load from a minimal HTTP/1.1 client on a thread of its
 //! own: 64 keep-alive connections, one request in flight each (closed loop). Subjects alternate
@@ -56,9 +58,12 @@ async fn main() {
     let topology = broker.topology();
     let queue = topology.queue(WorkQueue::Screenings);
 
-    let ingest = start_ingest(&broker);
+    let ingest = start_ingest(&broker, &[]);
     let ingest_url = format!("http://127.0.0.1:{}", ingest.port);
     fleet_tests::worker::wait_until_ready(&ingest.admin_url).await;
+    // The same ingest without its log line per accepted delivery: what that line costs.
+    let quiet = start_ingest(&broker, &[("RUST_LOG", "warn")]);
+    fleet_tests::worker::wait_until_ready(&quiet.admin_url).await;
     let (idle_rss, _) = memory_mib(ingest.process.id());
 
     let connection = Connection::connect(
@@ -90,6 +95,14 @@ async fn main() {
         202,
     );
     let peer_target = Target::post(&peer_url, "/webhooks/entrata", &[], &body, 202);
+    let quiet_target = Target::post(
+        &format!("http://127.0.0.1:{}", quiet.port),
+        "/webhooks/entrata",
+        &[("x-webhook-token", TOKEN)],
+        &body,
+        202,
+    );
+    let mut quiet_runs: Vec<Samples> = Vec::new();
 
     let mut broker_rates = Vec::new();
     let mut peer_runs: Vec<Samples> = Vec::new();
@@ -100,12 +113,17 @@ async fn main() {
         // does not always land on the same subject.
         let (mut rate, mut peer, mut ingest_run, mut cpu) =
             (0.0, Samples::default(), Samples::default(), 0.0);
-        for turn in 0..3 {
-            match (round + turn) % 3 {
+        let mut quiet_run = Samples::default();
+        for turn in 0..4 {
+            match (round + turn) % 4 {
                 0 => rate = broker_limit(&connection, &topology.exchange(), &body).await,
                 1 => {
                     let target = peer_target.clone();
                     peer = on_own_thread(move || closed_loop(target, IN_FLIGHT, RUN)).await;
+                }
+                2 => {
+                    let target = quiet_target.clone();
+                    quiet_run = on_own_thread(move || closed_loop(target, IN_FLIGHT, RUN)).await;
                 }
                 _ => {
                     let cpu_before = cpu_seconds(ingest.process.id());
@@ -126,6 +144,7 @@ async fn main() {
             peer_runs.push(peer);
             ingest_cpu += cpu;
             ingest_runs.push(ingest_run);
+            quiet_runs.push(quiet_run);
         }
     }
 
@@ -171,6 +190,14 @@ async fn main() {
         latency(&mut ingest_runs, 0.99),
         rates(&ingest_runs)
     );
+    let quiet_median = per_second(&quiet_runs);
+    println!(
+        "| ingest, RUST_LOG=warn (no line per delivery) | {quiet_median:.0} | {:.2} | {:.1} | {:.1} | {} |",
+        quiet_median / broker_median,
+        latency(&mut quiet_runs, 0.5),
+        latency(&mut quiet_runs, 0.99),
+        rates(&quiet_runs)
+    );
     println!(
         "\ningest / broker {:.2} (target ≥ 0.80); ingest / peer {:.2} (target ≥ 1.00)",
         ingest_median / broker_median,
@@ -215,6 +242,7 @@ async fn main() {
     );
     let _ = connection.close(200, "bench done".into()).await;
     drop(ingest);
+    drop(quiet);
     drop(broker);
 }
 
@@ -235,11 +263,12 @@ struct IngestProcess {
 
 /// The release `ingest` binary with the test environment (its defaults otherwise), its log
 /// discarded.
-fn start_ingest(broker: &TestBroker) -> IngestProcess {
+fn start_ingest(broker: &TestBroker, extra: &[(&str, &str)]) -> IngestProcess {
     let (port, admin) = (free_port(), free_port());
     let mut command = std::process::Command::new(binary("ingest"));
     command
         .envs(default_env(broker))
+        .envs(extra.iter().copied())
         .env("INGEST_LISTEN", format!("127.0.0.1:{port}"))
         .env("ADMIN_LISTEN", format!("127.0.0.1:{admin}"))
         .stdout(std::process::Stdio::null())
