@@ -370,10 +370,12 @@ def fleet_postgres(docs, configmaps, scaled):
         if instances == 1:
             check(spec.get("enablePDB") is False, f"{what}: a single instance has no PodDisruptionBudget (it would block every node drain)")
         max_conn = int(spec.get("postgresql", {}).get("parameters", {}).get("max_connections", POSTGRES_DEFAULT_MAX_CONNECTIONS))
-        # Every worker replica, a sweep and a migration, each with its own pool.
-        needed = (workers + 2) * pool + POSTGRES_RESERVED_CONNECTIONS
+        # Every worker replica, a sweep and a migration, each with its own pools: LEDGER_POOL_SIZE
+        # connections, and half as many again for the journal and delivery-run rows.
+        per_process = pool + (pool + 1) // 2
+        needed = (workers + 2) * per_process + POSTGRES_RESERVED_CONNECTIONS
         check(max_conn >= needed,
-              f"{what}: max_connections {max_conn} >= (maxReplicaCount {workers} + sweep + migrate) x LEDGER_POOL_SIZE {pool} + {POSTGRES_RESERVED_CONNECTIONS} reserved = {needed}")
+              f"{what}: max_connections {max_conn} >= (maxReplicaCount {workers} + sweep + migrate) x 1.5 LEDGER_POOL_SIZE {per_process} + {POSTGRES_RESERVED_CONNECTIONS} reserved = {needed}")
 
 
 # === properties ===

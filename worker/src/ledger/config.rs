@@ -20,6 +20,10 @@ pub struct LedgerConfig {
     pub retention_days: u32,
     /// `LEDGER_CONNECT_TIMEOUT_MS` (default 5000).
     pub connect_timeout: Duration,
+    /// `LEDGER_RELAXED_COMMITS` (default true): the journal and the delivery-run counter are
+    /// written on connections with `synchronous_commit = off` (set as a startup option, which
+    /// PgBouncer accepts only with `ignore_startup_parameters = options`; set false there).
+    pub relaxed_commits: bool,
 }
 
 impl LedgerConfig {
@@ -52,6 +56,7 @@ impl LedgerConfig {
             claim_ttl,
             retention_days: env.parse_or("LEDGER_RETENTION_DAYS", 90)?,
             connect_timeout: env.millis_or("LEDGER_CONNECT_TIMEOUT_MS", 5_000)?,
+            relaxed_commits: env.bool_or("LEDGER_RELAXED_COMMITS", true)?,
         })
     }
 

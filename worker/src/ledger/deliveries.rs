@@ -26,7 +26,7 @@ impl Ledger {
         queue: &str,
     ) -> Result<RunCheck, LedgerError> {
         let rows = self
-            .query(
+            .query_relaxed(
                 "begin_run",
                 "INSERT INTO ledger_deliveries AS d (copy_key, message_id, queue, runs) \
                  VALUES ($1, $2, $3, 1) \
@@ -49,7 +49,7 @@ impl Ledger {
     /// The run ended: `settled` when the copy's outcome is stored, otherwise (its connection
     /// was lost) the run does not count.
     pub async fn end_run(&self, copy_key: &str, settled: bool) -> Result<(), LedgerError> {
-        self.execute(
+        self.query_relaxed(
             "end_run",
             "UPDATE ledger_deliveries SET runs = GREATEST(runs - 1, 0), \
                settled_at = CASE WHEN $2 THEN now() ELSE settled_at END, updated_at = now() \
@@ -57,5 +57,6 @@ impl Ledger {
             &[&copy_key, &settled],
         )
         .await
+        .map(|_| ())
     }
 }

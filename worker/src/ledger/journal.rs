@@ -45,7 +45,7 @@ impl Ledger {
     /// Append an entry.
     pub async fn journal(&self, entry: &Entry) -> Result<(), LedgerError> {
         let attempt = i32::try_from(entry.attempt).unwrap_or(i32::MAX);
-        self.query(
+        self.query_relaxed(
             "journal",
             "INSERT INTO ledger_journal (queue, message_id, source, kind, received_at, \
                property_id, application_id, group_id, attempt, outcome, reason, detail, file_name) \

@@ -35,7 +35,7 @@ impl Ledger {
     /// Apply the migrations this database lacks.
     pub async fn migrate(&self) -> Result<Migrated, LedgerError> {
         let query = "migrate";
-        let mut client = self.client(query).await?;
+        let mut client = self.client(query, false).await?;
         let fail = |source| LedgerError::Query { query, source };
         // A session lock, held across the transactions below; other migrators wait here.
         client

@@ -65,6 +65,11 @@ pub struct Ledger {
 #[derive(Debug)]
 struct Inner {
     pool: Pool,
+    /// Connections whose commits do not wait for the disk (`synchronous_commit = off`), for
+    /// rows that are not a duplicate guard: the journal and the delivery-run counter. A
+    /// database crash may lose the last fraction of a second of them (an audit line, one run
+    /// more for a message), never an intent, a group or an upload.
+    relaxed: Pool,
     config: LedgerConfig,
     metrics: LedgerMetrics,
     connected: watch::Sender<bool>,
@@ -73,9 +78,27 @@ struct Inner {
 impl Ledger {
     /// A ledger on `config.url`; connects lazily (nothing is checked here).
     pub fn new(config: LedgerConfig, metrics: LedgerMetrics) -> Self {
+        let pool = Self::pool(&config, config.pool_size, false);
+        let relaxed = Self::pool(&config, config.pool_size.div_ceil(2), true);
+        let (connected, _) = watch::channel(false);
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                relaxed,
+                config,
+                metrics,
+                connected,
+            }),
+        }
+    }
+
+    fn pool(config: &LedgerConfig, size: usize, relaxed: bool) -> Pool {
         let mut pg = config.pg_config();
         pg.connect_timeout(config.connect_timeout);
         pg.application_name("fleet-worker");
+        if relaxed && config.relaxed_commits {
+            pg.options("-c synchronous_commit=off");
+        }
         let manager = Manager::from_config(
             pg,
             NoTls,
@@ -83,23 +106,14 @@ impl Ledger {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size)
+        Pool::builder(manager)
+            .max_size(size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(QUERY_TIMEOUT))
             .create_timeout(Some(config.connect_timeout))
             .recycle_timeout(Some(QUERY_TIMEOUT))
             .build()
-            .expect("a runtime is set, so the pool builds");
-        let (connected, _) = watch::channel(false);
-        Self {
-            inner: Arc::new(Inner {
-                pool,
-                config,
-                metrics,
-                connected,
-            }),
-        }
+            .expect("a runtime is set, so the pool builds")
     }
 
     /// The configuration it was made with.
@@ -134,8 +148,13 @@ impl Ledger {
         self.inner.metrics.connected.set(i64::from(connected));
     }
 
-    async fn client(&self, query: &'static str) -> Result<Object, LedgerError> {
-        match self.inner.pool.get().await {
+    async fn client(&self, query: &'static str, relaxed: bool) -> Result<Object, LedgerError> {
+        let pool = if relaxed {
+            &self.inner.relaxed
+        } else {
+            &self.inner.pool
+        };
+        match pool.get().await {
             Ok(client) => Ok(client),
             Err(error) => {
                 self.inner.metrics.errors.with_label_values(&[query]).inc();
@@ -145,15 +164,37 @@ impl Ledger {
         }
     }
 
-    /// Run one statement on a pooled connection, timed and bounded; returns its rows.
+    /// Run one statement on a pooled connection, timed and bounded; returns its rows. Its
+    /// commit waits for the disk.
     pub(crate) async fn query(
         &self,
         query: &'static str,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, LedgerError> {
+        self.run(query, sql, params, false).await
+    }
+
+    /// [`Ledger::query`] for a row that is not a duplicate guard: its commit does not wait for
+    /// the disk (see `Inner::relaxed`).
+    pub(crate) async fn query_relaxed(
+        &self,
+        query: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, LedgerError> {
+        self.run(query, sql, params, true).await
+    }
+
+    async fn run(
+        &self,
+        query: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        relaxed: bool,
+    ) -> Result<Vec<tokio_postgres::Row>, LedgerError> {
         let started = Instant::now();
-        let client = self.client(query).await?;
+        let client = self.client(query, relaxed).await?;
         let result = tokio::time::timeout(QUERY_TIMEOUT, async {
             let statement = client.prepare_cached(sql).await?;
             client.query(&statement, params).await
