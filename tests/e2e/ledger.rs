@@ -688,3 +688,27 @@ async fn without_a_lookup_an_unknown_create_waits_for_an_operator_who_resolves_a
     );
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_journal_and_run_counter_skip_waiting_for_the_disk_and_a_setting_turns_it_off() {
+    let database = TestDatabase::new("commit-modes").await;
+    let ledger = |relaxed: &str| {
+        let env: std::collections::HashMap<&str, String> = [
+            ("DATABASE_URL", database.url.clone()),
+            ("LEDGER_RELAXED_COMMITS", relaxed.to_owned()),
+        ]
+        .into();
+        worker::ledger::Ledger::new(
+            worker::ledger::LedgerConfig::from_env(&env).expect("config"),
+            worker::ledger::LedgerMetrics::unregistered(),
+        )
+    };
+    let modes = ledger("true").commit_modes().await.expect("modes");
+    assert_eq!(modes, ("on".to_owned(), "off".to_owned()));
+    let modes = ledger("false").commit_modes().await.expect("modes");
+    assert_eq!(
+        modes,
+        ("on".to_owned(), "on".to_owned()),
+        "behind PgBouncer every commit waits"
+    );
+}

@@ -403,7 +403,18 @@ async fn ledger(config: &WorkerConfig) -> Check {
     let latest = migrate::latest();
     match ledger.schema_version().await {
         Ok(version) if version == latest => {
-            Check::new(name, Verdict::Ok, format!("schema version {version}"))
+            let commits = match ledger.commit_modes().await {
+                Ok((guards, relaxed)) => format!(
+                    "; commits wait for the disk: {guards} (intents, groups, uploads), {relaxed} \
+                     (journal, run counter)"
+                ),
+                Err(_) => String::new(),
+            };
+            Check::new(
+                name,
+                Verdict::Ok,
+                format!("schema version {version}{commits}"),
+            )
         }
         Ok(version) if version < latest => Check::new(
             name,

@@ -227,6 +227,20 @@ impl Ledger {
         }
     }
 
+    /// `synchronous_commit` as the two pools see it: (the duplicate guards' connections, the
+    /// journal's and run counter's). `("on", "off")` with `LEDGER_RELAXED_COMMITS` on.
+    pub async fn commit_modes(&self) -> Result<(String, String), LedgerError> {
+        let show = "SHOW synchronous_commit";
+        let guards = self.run("commit_mode", show, &[], false).await?;
+        let relaxed = self.run("commit_mode", show, &[], true).await?;
+        let setting = |rows: &[tokio_postgres::Row]| {
+            rows.first()
+                .map(|row| row.get::<_, String>(0))
+                .unwrap_or_default()
+        };
+        Ok((setting(&guards), setting(&relaxed)))
+    }
+
     /// Run a statement for its effect only.
     pub(crate) async fn execute(
         &self,

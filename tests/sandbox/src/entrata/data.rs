@@ -22,6 +22,17 @@ pub struct Data {
 }
 
 impl Data {
+    /// For tests: one property (100001) holding one application of `shape`.
+    #[cfg(test)]
+    pub fn one_application(shape: &Shape) -> (Self, Application) {
+        let mut data = Self::seeded(1, 1, 0);
+        let app = data
+            .add_application(100_001, shape)
+            .cloned()
+            .expect("the seeded property takes it");
+        (data, app)
+    }
+
     /// `properties` properties with `per_property` applications each, from `seed`.
     pub fn seeded(seed: u64, properties: u32, per_property: u32) -> Self {
         let mut generator = Generator::new(seed);

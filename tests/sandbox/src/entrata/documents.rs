@@ -271,11 +271,7 @@ mod tests {
 
     #[test]
     fn no_documents_is_an_empty_first_page_and_a_page_past_the_end_is_404() {
-        let mut data = Data::seeded(1, 1, 0);
-        let app = data
-            .add_application(100_001, &Shape::default())
-            .cloned()
-            .expect("added");
+        let (data, app) = Data::one_application(&Shape::default());
         let params = json!({ "propertyId": 100_001, "applicationId": app.application_id,
                              "leaseStatusTypeIds": [1] });
         let empty = get_lease_documents_list(&data, &params, request(1, 10)).expect("empty");
@@ -287,15 +283,11 @@ mod tests {
 
     #[test]
     fn an_application_without_a_lease_has_no_documents_list() {
-        let mut data = Data::seeded(1, 1, 0);
         let shape = Shape {
             without_lease: true,
             ..Shape::default()
         };
-        let app = data
-            .add_application(100_001, &shape)
-            .cloned()
-            .expect("added");
+        let (data, app) = Data::one_application(&shape);
         let params = json!({ "propertyId": 100_001, "applicationId": app.application_id,
                              "leaseStatusTypeIds": "1" });
         let error = get_lease_documents_list(&data, &params, request(1, 10)).expect_err("none");

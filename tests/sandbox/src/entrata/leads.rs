@@ -151,18 +151,9 @@ mod tests {
         }
     }
 
-    fn one_app(shape: &Shape) -> (Data, Application) {
-        let mut data = Data::seeded(1, 1, 0);
-        let app = data
-            .add_application(100_001, shape)
-            .cloned()
-            .expect("added");
-        (data, app)
-    }
-
     #[test]
     fn with_own_lead_ids_the_application_id_finds_no_lead() {
-        let (data, app) = one_app(&Shape::default());
+        let (data, app) = Data::one_application(&Shape::default());
         let mut config = config();
         config.lead_ids_are_application_ids = false;
         let by_application = json!({ "propertyId": 100_001, "leadId": app.application_id });
@@ -182,7 +173,7 @@ mod tests {
 
     #[test]
     fn by_default_the_lead_id_is_the_application_id_and_no_customer_type_is_shown() {
-        let (data, app) = one_app(&Shape {
+        let (data, app) = Data::one_application(&Shape {
             applicants: Some(1),
             ..Shape::default()
         });
@@ -205,7 +196,7 @@ mod tests {
     #[test]
     fn phones_go_to_the_field_of_their_type_and_the_work_phone_to_the_office() {
         let customer = |phone_type: &str, work: Option<&str>| {
-            let (_, app) = one_app(&Shape {
+            let (_, app) = Data::one_application(&Shape {
                 applicants: Some(1),
                 phone: Some("+44 20 7946 0958".into()),
                 phone_type: Some(phone_type.into()),
@@ -243,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_lead_without_lease_or_rent_shows_empty_strings() {
-        let (data, app) = one_app(&Shape {
+        let (data, app) = Data::one_application(&Shape {
             without_lease: true,
             without_rent: true,
             ..Shape::default()

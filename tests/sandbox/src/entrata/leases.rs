@@ -182,15 +182,11 @@ mod tests {
 
     #[test]
     fn an_application_without_a_lease_is_never_returned() {
-        let mut data = Data::seeded(1, 1, 0);
         let shape = Shape {
             without_lease: true,
             ..Shape::default()
         };
-        let app = data
-            .add_application(100_001, &shape)
-            .cloned()
-            .expect("added");
+        let (data, app) = Data::one_application(&shape);
         let params = json!({ "propertyId": 100_001, "applicationId": app.application_id,
                              "leaseStatusTypeIds": "1,2,3,4,5,6" });
         let error = get_leases(&data, &params, first_page(), false).expect_err("none");
@@ -199,15 +195,11 @@ mod tests {
 
     #[test]
     fn without_rent_there_is_no_base_charge_and_other_charges_stay() {
-        let mut data = Data::seeded(1, 1, 0);
         let shape = Shape {
             without_rent: true,
             ..Shape::default()
         };
-        let app = data
-            .add_application(100_001, &shape)
-            .cloned()
-            .expect("added");
+        let (_, app) = Data::one_application(&shape);
         let charges = charges(&app);
         assert!(!charges.is_empty());
         assert!(
@@ -219,7 +211,6 @@ mod tests {
 
     #[test]
     fn the_given_phone_comes_with_its_type_and_country_code_after_the_work_phone() {
-        let mut data = Data::seeded(1, 1, 0);
         let shape = Shape {
             applicants: Some(2),
             phone: Some("7946 0958".into()),
@@ -228,10 +219,7 @@ mod tests {
             work_phone: Some("0000000000".into()),
             ..Shape::default()
         };
-        let app = data
-            .add_application(100_001, &shape)
-            .cloned()
-            .expect("added");
+        let (_, app) = Data::one_application(&shape);
         for customer in &app.customers {
             let phones = phones(customer);
             assert_eq!(phones.len(), 2);
