@@ -100,6 +100,10 @@ pub struct EntrataConfig {
     /// property (a filter the server does not apply): a caller must pick the lease that names
     /// its application.
     pub leases_ignore_application_id: bool,
+    /// Waits before the retries of an `oa.application.events` webhook that got no answer, a
+    /// 429 or a 5xx (one retry per entry). Entrata does not document whether it retries
+    /// (reference §1): empty, the default, is the reading that it does not.
+    pub webhook_retry_delays: Vec<Duration>,
 }
 
 /// Where and how the Entrata simulator delivers `oa.application.events` webhooks.
@@ -193,6 +197,7 @@ impl Default for SandboxConfig {
                 lead_ids_are_application_ids: true,
                 lead_customer_types: false,
                 leases_ignore_application_id: false,
+                webhook_retry_delays: Vec::new(),
             },
             ingest: IngestTarget::default(),
             faults: InitialFaults::default(),
@@ -219,6 +224,8 @@ impl SandboxConfig {
         let emails = env.list("SANDBOX_PAYSCORE_NONEXISTENT_EMAILS");
         let retries: u64 = env.parse_or("SANDBOX_WEBHOOK_RETRIES", 3)?;
         let retry_ms = env.millis_or("SANDBOX_WEBHOOK_RETRY_MS", 200)?;
+        let entrata_retries: u64 = env.parse_or("SANDBOX_ENTRATA_WEBHOOK_RETRIES", 0)?;
+        let entrata_retry_ms = env.millis_or("SANDBOX_ENTRATA_WEBHOOK_RETRY_MS", 500)?;
         Ok(Self {
             payscore_listen: env.listen_or("SANDBOX_PAYSCORE_LISTEN", "127.0.0.1:18081")?,
             entrata_listen: env.listen_or("SANDBOX_ENTRATA_LISTEN", "127.0.0.1:18082")?,
@@ -274,6 +281,7 @@ impl SandboxConfig {
                 lead_customer_types: env.bool_or("SANDBOX_ENTRATA_LEAD_CUSTOMER_TYPES", false)?,
                 leases_ignore_application_id: env
                     .bool_or("SANDBOX_ENTRATA_LEASES_IGNORE_APPLICATION_ID", false)?,
+                webhook_retry_delays: (0..entrata_retries).map(|_| entrata_retry_ms).collect(),
             },
             ingest: IngestTarget {
                 url: env.string("SANDBOX_INGEST_URL"),
@@ -314,6 +322,7 @@ mod tests {
         assert!(!config.entrata.mailing_address_first);
         assert!(config.entrata.lead_ids_are_application_ids);
         assert!(!config.entrata.lead_customer_types);
+        assert!(config.entrata.webhook_retry_delays.is_empty());
     }
 
     #[test]
@@ -327,6 +336,8 @@ mod tests {
                 "0".to_owned(),
             ),
             ("SANDBOX_ENTRATA_LEAD_CUSTOMER_TYPES", "yes".to_owned()),
+            ("SANDBOX_ENTRATA_WEBHOOK_RETRIES", "4".to_owned()),
+            ("SANDBOX_ENTRATA_WEBHOOK_RETRY_MS", "250".to_owned()),
         ]
         .into();
         let entrata = SandboxConfig::from_env(&env).expect("valid").entrata;
@@ -335,6 +346,10 @@ mod tests {
         assert!(entrata.mailing_address_first);
         assert!(!entrata.lead_ids_are_application_ids);
         assert!(entrata.lead_customer_types);
+        assert_eq!(
+            entrata.webhook_retry_delays,
+            vec![Duration::from_millis(250); 4]
+        );
     }
 
     #[test]

@@ -102,6 +102,81 @@ async fn the_webhook_target_can_be_set_at_run_time_and_copies_resent_at_once() {
 }
 
 #[tokio::test]
+async fn with_retries_configured_a_webhook_answered_503_or_429_is_sent_again_and_a_401_is_not() {
+    let receiver = Receiver::start().await;
+    let mut config = SandboxConfig::default();
+    config.entrata.webhook_retry_delays = vec![std::time::Duration::from_millis(20); 3];
+    config.ingest = IngestSettings {
+        url: Some(receiver.url.clone()),
+        ..IngestSettings::default()
+    }
+    .into();
+    let sandbox = start_with(config).await;
+    receiver.answer_next(&[503, 429]);
+    let submitted = sandbox
+        .control()
+        .submit_application(&SubmitOptions::default())
+        .await
+        .expect("submitted");
+    let last = submitted.webhook.expect("sent");
+    assert_eq!((last.status, last.attempt), (Some(202), 3));
+    let got = receiver.wait_for(3).await;
+    assert!(
+        got.windows(2).all(|w| w[0].body == w[1].body),
+        "every attempt sends the same bytes"
+    );
+    let attempts: Vec<_> = sandbox
+        .control()
+        .ingest_deliveries()
+        .await
+        .expect("list")
+        .iter()
+        .map(|d| (d.attempt, d.status))
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![(1, Some(503)), (2, Some(429)), (3, Some(202))]
+    );
+    // A refusal that another attempt cannot change is not retried.
+    receiver.answer_next(&[401]);
+    let resent = sandbox
+        .control()
+        .resend_application_webhook(submitted.application_id, &Resend::default())
+        .await
+        .expect("resent");
+    assert_eq!(
+        resent
+            .iter()
+            .map(|d| (d.attempt, d.status))
+            .collect::<Vec<_>>(),
+        vec![(1, Some(401))]
+    );
+}
+
+#[tokio::test]
+async fn by_default_a_failed_webhook_is_not_retried() {
+    let receiver = Receiver::start().await;
+    let config = SandboxConfig {
+        ingest: IngestSettings {
+            url: Some(receiver.url.clone()),
+            ..IngestSettings::default()
+        }
+        .into(),
+        ..SandboxConfig::default()
+    };
+    let sandbox = start_with(config).await;
+    receiver.answer_next(&[503]);
+    let submitted = sandbox
+        .control()
+        .submit_application(&SubmitOptions::default())
+        .await
+        .expect("submitted");
+    assert_eq!(submitted.webhook.expect("sent").status, Some(503));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
 async fn options_shape_the_application_without_email_or_with_one_payscore_refuses() {
     let sandbox = start().await;
     let none = sandbox

@@ -7,7 +7,7 @@ use common::{Receiver, create_group, group_body, start, start_with, token};
 use hmac::{Hmac, Mac};
 use sandbox::SandboxConfig;
 use sandbox::payscore::SendWebhook;
-use sandbox::payscore::webhooks::Suppression;
+use sandbox::payscore::webhooks::{Suppression, WebhookFaults};
 use serde_json::Value;
 use sha2::Sha256;
 use std::time::Duration;
@@ -218,4 +218,103 @@ async fn configured_delays_move_screenings_forward_without_any_control_call() {
     let id = group["id"].as_str().expect("id");
     let control = sandbox.control().group(id).await.expect("group");
     assert_eq!(control.status, sandbox::payscore::model::Status::Completed);
+}
+
+#[tokio::test]
+async fn webhook_faults_lose_or_repeat_step_webhooks_but_not_explicit_sends() {
+    let sandbox = start().await;
+    let receiver = Receiver::start().await;
+    let token = token(&sandbox).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let group = create_group(
+            &sandbox,
+            &token,
+            &group_body(&format!("entrata:1:{}", 60 + n), Some(&receiver.url)),
+        )
+        .await;
+        ids.push(group["id"].as_str().expect("id").to_owned());
+    }
+    let lose = WebhookFaults {
+        loss_rate: 1.0,
+        repeat_rate: 0.0,
+    };
+    sandbox
+        .control()
+        .set_webhook_faults(&lose)
+        .await
+        .expect("set");
+    let outcome = sandbox
+        .control()
+        .complete_group(&ids[0])
+        .await
+        .expect("completed");
+    assert!(!outcome.webhooks.is_empty());
+    assert!(
+        outcome
+            .webhooks
+            .iter()
+            .all(|w| w.lost && !w.suppressed && w.attempts.is_empty())
+    );
+    // An explicit send is not subject to the faults.
+    let request = SendWebhook {
+        code: "SCREENING_GROUP_COMPLETED".into(),
+        screening_id: None,
+        value: None,
+        copies: Some(1),
+    };
+    let sent = sandbox
+        .control()
+        .send_webhook(&ids[0], &request)
+        .await
+        .expect("sent");
+    assert!(sent[0].delivered && !sent[0].lost);
+    assert_eq!(receiver.wait_for(1).await.len(), 1);
+
+    let repeat = WebhookFaults {
+        loss_rate: 0.0,
+        repeat_rate: 1.0,
+    };
+    sandbox
+        .control()
+        .set_webhook_faults(&repeat)
+        .await
+        .expect("set");
+    let outcome = sandbox
+        .control()
+        .complete_group(&ids[1])
+        .await
+        .expect("completed");
+    let completions: Vec<_> = outcome
+        .webhooks
+        .iter()
+        .filter(|w| w.code == "SCREENING_GROUP_COMPLETED")
+        .collect();
+    assert_eq!(completions.len(), 2, "sent twice");
+    assert!(completions.iter().all(|w| w.delivered));
+    assert_eq!(completions[0].body, completions[1].body);
+
+    sandbox
+        .control()
+        .set_webhook_faults(&WebhookFaults::default())
+        .await
+        .expect("lift");
+    let outcome = sandbox
+        .control()
+        .complete_group(&ids[2])
+        .await
+        .expect("completed");
+    assert_eq!(
+        outcome
+            .webhooks
+            .iter()
+            .filter(|w| w.code == "SCREENING_GROUP_COMPLETED" && w.delivered)
+            .count(),
+        1
+    );
+    let bad = WebhookFaults {
+        loss_rate: 1.5,
+        repeat_rate: 0.0,
+    };
+    assert!(sandbox.control().set_webhook_faults(&bad).await.is_err());
 }

@@ -3,7 +3,7 @@
 use super::{ControlClient, ControlClientError, encode};
 use crate::core::Simulator::Payscore;
 use crate::payscore::views::ControlGroup;
-use crate::payscore::webhooks::{Suppression, WebhookRecord};
+use crate::payscore::webhooks::{Suppression, WebhookFaults, WebhookRecord};
 use crate::payscore::{SendWebhook, StepOutcome, StepRequest};
 use reqwest::Method;
 
@@ -142,6 +142,16 @@ impl ControlClient {
             Some(suppression),
         )
         .await
+    }
+
+    /// Lose or repeat a random fraction of the webhooks screening steps cause;
+    /// `WebhookFaults::default()` lifts it.
+    pub async fn set_webhook_faults(
+        &self,
+        faults: &WebhookFaults,
+    ) -> Result<(), ControlClientError> {
+        self.empty(Method::PUT, Payscore, "/webhooks/faults", Some(faults))
+            .await
     }
 
     /// Invalidate every token issued so far.

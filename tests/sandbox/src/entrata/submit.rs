@@ -92,6 +92,8 @@ pub struct IngestDelivery {
     pub payload: String,
     /// When, Unix milliseconds.
     pub at_ms: u64,
+    /// 1 for the first attempt, 2 for the first retry, …
+    pub attempt: u32,
     /// Ingest's status.
     pub status: Option<u16>,
     /// Ingest's body (first 1 KiB).
@@ -219,21 +221,47 @@ impl EntrataState {
         })
     }
 
-    /// Send the application's webhook once; `None` when no ingest URL is configured.
+    /// Send the application's webhook; `None` when no ingest URL is configured. A delivery
+    /// that gets no answer, a 429 or a 5xx is retried after each of the configured
+    /// `webhook_retry_delays` (none by default); every attempt is recorded, the last returned.
     pub async fn send_event(&self, app: &Application, event_type: &str) -> Option<IngestDelivery> {
+        let payload = application_event(event_type, app, now_ms()).to_string();
+        let mut delays = self.config.webhook_retry_delays.iter();
+        let mut attempt = 1;
+        loop {
+            let delivery = self.attempt_event(app, &payload, attempt).await?;
+            let retryable = match delivery.status {
+                None => true,
+                Some(status) => status == 429 || status >= 500,
+            };
+            match delays.next() {
+                Some(delay) if retryable => {
+                    tokio::time::sleep(*delay).await;
+                    attempt += 1;
+                }
+                _ => return Some(delivery),
+            }
+        }
+    }
+
+    /// One attempt at delivering `payload`, recorded.
+    async fn attempt_event(
+        &self,
+        app: &Application,
+        payload: &str,
+        attempt: u32,
+    ) -> Option<IngestDelivery> {
         let target = self
             .ingest
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let url = target.url.clone()?;
-        let at_ms = now_ms();
-        let payload = application_event(event_type, app, at_ms).to_string();
         let mut request = self
             .client
             .post(&url)
             .header("content-type", "application/json")
-            .body(payload.clone());
+            .body(payload.to_owned());
         if let Some(user) = &target.username {
             let password = target.password.as_ref().map_or("", |p| p.expose());
             let encoded =
@@ -246,8 +274,9 @@ impl EntrataState {
         let mut delivery = IngestDelivery {
             application_id: app.application_id,
             url,
-            payload,
-            at_ms,
+            payload: payload.to_owned(),
+            at_ms: now_ms(),
+            attempt,
             status: None,
             body: None,
             error: None,
@@ -272,6 +301,7 @@ impl EntrataState {
         tracing::info!(
             application_id = app.application_id,
             status = delivery.status,
+            attempt,
             "entrata webhook sent"
         );
         lock(&self.deliveries).push(delivery.clone());

@@ -5,7 +5,7 @@
 use super::PayscoreState;
 use super::progress::webhook_body;
 use super::store::{Step, StepError};
-use super::webhooks::{Suppression, WebhookRecord};
+use super::webhooks::{Suppression, WebhookFaults, WebhookRecord};
 use super::{model::Group, views::ControlGroup};
 use crate::calls::now_ms;
 use crate::control::{ControlError, optional_json};
@@ -34,6 +34,7 @@ pub fn router(state: Shared) -> Router {
         .route("/_control/groups/{id}/webhooks", post(send_webhook))
         .route("/_control/webhooks", get(webhooks))
         .route("/_control/webhooks/suppression", put(suppress))
+        .route("/_control/webhooks/faults", put(webhook_faults))
         .route("/_control/tokens/expire", post(expire_tokens))
         .with_state(state)
 }
@@ -248,6 +249,20 @@ async fn suppress(State(state): State<Shared>, Json(s): Json<Suppression>) -> St
     );
     state.webhooks.suppress(s);
     StatusCode::NO_CONTENT
+}
+
+async fn webhook_faults(
+    State(state): State<Shared>,
+    Json(faults): Json<WebhookFaults>,
+) -> Result<StatusCode, ControlError> {
+    faults.check().map_err(ControlError::BadRequest)?;
+    tracing::info!(
+        loss_rate = faults.loss_rate,
+        repeat_rate = faults.repeat_rate,
+        "payscore webhook faults set"
+    );
+    state.webhooks.set_faults(faults);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn expire_tokens(State(state): State<Shared>) -> Response {

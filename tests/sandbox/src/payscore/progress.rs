@@ -71,9 +71,9 @@ impl PayscoreState {
         for event in events {
             let screening_id = event.screening_id.map(|s| s.to_string());
             let body = webhook_body(event.code, &group_id, screening_id.as_deref(), None);
-            records.push(
+            records.extend(
                 self.webhooks
-                    .deliver(&group_id, event.code, &url, body)
+                    .deliver_step(&group_id, event.code, &url, body)
                     .await,
             );
         }

@@ -4,7 +4,8 @@
 //! delays. Every webhook is recorded with its attempts for `GET /_control/webhooks`.
 //!
 //! Suppression (`PUT /_control/webhooks/suppression`) records a webhook without sending
-//! it, to test the fleet's fallback polling.
+//! it, to test the fleet's fallback polling. Webhook faults (`PUT /_control/webhooks/faults`)
+//! lose or repeat a random fraction of the webhooks that screening steps cause.
 
 use crate::calls::now_ms;
 use crate::metrics::SandboxMetrics;
@@ -44,6 +45,9 @@ pub struct WebhookRecord {
     pub signature: String,
     /// Not sent because of suppression.
     pub suppressed: bool,
+    /// Not sent: lost by a webhook fault.
+    #[serde(default)]
+    pub lost: bool,
     /// A 2xx answer was received.
     pub delivered: bool,
     /// The attempts, in order.
@@ -60,6 +64,32 @@ pub struct Suppression {
     pub codes: BTreeSet<String>,
 }
 
+/// Random faults of the webhooks screening steps cause (not of those sent through
+/// `POST /_control/groups/{id}/webhooks`, which are sent exactly as asked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookFaults {
+    /// Fraction never sent (recorded with `lost`).
+    pub loss_rate: f64,
+    /// Fraction sent twice at once.
+    pub repeat_rate: f64,
+}
+
+impl WebhookFaults {
+    /// Both rates are fractions from 0 to 1.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("loss_rate", self.loss_rate),
+            ("repeat_rate", self.repeat_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} must be from 0 to 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Sends and records webhooks.
 #[derive(Debug)]
 pub struct Webhooks {
@@ -69,6 +99,7 @@ pub struct Webhooks {
     metrics: SandboxMetrics,
     sent: Mutex<Vec<WebhookRecord>>,
     suppression: Mutex<Suppression>,
+    faults: Mutex<WebhookFaults>,
 }
 
 impl Webhooks {
@@ -90,12 +121,62 @@ impl Webhooks {
             metrics,
             sent: Mutex::new(Vec::new()),
             suppression: Mutex::new(Suppression::default()),
+            faults: Mutex::new(WebhookFaults::default()),
         }
     }
 
     /// Set which webhooks are suppressed.
     pub fn suppress(&self, suppression: Suppression) {
         *lock(&self.suppression) = suppression;
+    }
+
+    /// Set the random loss and repetition of step webhooks.
+    pub fn set_faults(&self, faults: WebhookFaults) {
+        *lock(&self.faults) = faults;
+    }
+
+    /// Deliver a webhook a screening step caused, subject to the webhook faults: lost (only
+    /// recorded), sent twice at once, or sent once.
+    pub async fn deliver_step(
+        &self,
+        group_id: &str,
+        code: &str,
+        url: &str,
+        body: String,
+    ) -> Vec<WebhookRecord> {
+        let faults = *lock(&self.faults);
+        let roll = fastrand::f64();
+        if roll < faults.loss_rate {
+            let record = WebhookRecord {
+                id: 0,
+                screening_group_id: group_id.to_owned(),
+                code: code.to_owned(),
+                url: url.to_owned(),
+                signature: sign(self.secret.expose().as_bytes(), body.as_bytes()),
+                body,
+                suppressed: false,
+                lost: true,
+                delivered: false,
+                attempts: Vec::new(),
+            };
+            self.metrics.webhook("payscore", "lost");
+            return vec![self.record(record)];
+        }
+        if roll < faults.loss_rate + faults.repeat_rate {
+            let (first, second) = tokio::join!(
+                self.deliver(group_id, code, url, body.clone()),
+                self.deliver(group_id, code, url, body)
+            );
+            return vec![first, second];
+        }
+        vec![self.deliver(group_id, code, url, body).await]
+    }
+
+    fn record(&self, mut record: WebhookRecord) -> WebhookRecord {
+        let mut sent = lock(&self.sent);
+        record.id = sent.len() as u64 + 1;
+        sent.push(record.clone());
+        record
     }
 
     /// Webhooks recorded so far, optionally for one group.
@@ -128,6 +209,7 @@ impl Webhooks {
             body,
             signature,
             suppressed,
+            lost: false,
             delivered: false,
             attempts: Vec::new(),
         };
@@ -156,10 +238,7 @@ impl Webhooks {
                 "payscore webhook"
             );
         }
-        let mut sent = lock(&self.sent);
-        record.id = sent.len() as u64 + 1;
-        sent.push(record.clone());
-        record
+        self.record(record)
     }
 
     async fn attempt(&self, record: &WebhookRecord) -> Attempt {
