@@ -24,11 +24,22 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo build (binaries for the process-level tests)"
 cargo build --workspace --bins
 version3="$(rabbitmqctl -q version 2>/dev/null || echo 3.x)"
+# The fault-injection run (tests/chaos) restarts the broker and PostgreSQL; cargo runs one test
+# binary at a time, so nothing else runs meanwhile. Its account is printed after each pass.
+fault_run="${CARGO_TARGET_DIR:-target}/tmp/fault-run.md"
+show_fault_run() {
+  if [ -f "$fault_run" ]; then
+    echo "== the fault-injection run's account ($1)"
+    cat "$fault_run"
+  fi
+}
+rm -f "$fault_run"
 echo "== cargo test (every test; the broker-facing ones against RabbitMQ ${version3})"
 if ! cargo test --workspace --no-fail-fast; then
   echo "test: FAILED on RabbitMQ ${version3} (${AMQP_URL:-amqp://127.0.0.1:5672})" >&2
   exit 1
 fi
+show_fault_run "RabbitMQ ${version3}"
 
 # The broker-facing tests again on RabbitMQ 4.0, the generation production runs: Debian 13's
 # package in a chroot beside the machine's broker (deploy/local/broker4.sh; built once, about a
@@ -41,12 +52,14 @@ else
     exit 1
   fi
   version4="$(deploy/local/rabbitmqctl4 -q version 2>/dev/null || echo 4.x)"
-  echo "== cargo test (the broker-facing tests against RabbitMQ ${version4})"
+  echo "== cargo test (the broker-facing tests and the fault-injection run against RabbitMQ ${version4})"
+  rm -f "$fault_run"
   if ! env "$broker4_url" RABBITMQCTL="$PWD/deploy/local/rabbitmqctl4" \
-      cargo test -p fleet-tests --test e2e --no-fail-fast; then
+      cargo test -p fleet-tests --test e2e --test chaos --no-fail-fast; then
     echo "test: FAILED on RabbitMQ ${version4} (${broker4_url#AMQP_URL=})" >&2
     exit 1
   fi
+  show_fault_run "RabbitMQ ${version4}"
 fi
 echo "== deploy/validate.sh (manifests, alerts, dashboard)"
 bash deploy/validate.sh

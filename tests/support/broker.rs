@@ -33,7 +33,7 @@ pub fn rabbitmqctl() -> Command {
 pub struct TestBroker {
     /// The test's `AMQP_PREFIX`.
     pub prefix: String,
-    connection: Connection,
+    connection: tokio::sync::Mutex<Connection>,
     extra_queues: std::sync::Mutex<Vec<String>>,
 }
 
@@ -61,7 +61,7 @@ impl TestBroker {
         let prefix = format!("t.{test}.{:08x}.", fastrand::u32(..));
         Self {
             prefix,
-            connection,
+            connection: tokio::sync::Mutex::new(connection),
             extra_queues: Default::default(),
         }
     }
@@ -88,9 +88,53 @@ impl TestBroker {
         self.extra_queues.lock().expect("not poisoned").push(queue);
     }
 
+    /// A channel on the test's own connection, connecting again when the broker closed it (a
+    /// test that restarts the broker).
+    async fn channel(&self) -> lapin::Channel {
+        let mut connection = self.connection.lock().await;
+        if !connection.status().connected() {
+            *connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+                .await
+                .expect("connect to the broker again");
+        }
+        connection.create_channel().await.expect("channel")
+    }
+
+    /// Stop the broker's RabbitMQ application (every client connection drops; the node and
+    /// its data stay), wait `down`, start it again and wait until it accepts connections. The
+    /// application is started again also when the test fails or is cancelled meanwhile.
+    pub async fn restart_broker(&self, down: Duration) {
+        struct StartAgain;
+        impl Drop for StartAgain {
+            fn drop(&mut self) {
+                let _ = rabbitmqctl().args(["start_app", "-q"]).status();
+            }
+        }
+        let stopped = rabbitmqctl()
+            .args(["stop_app", "-q"])
+            .status()
+            .expect("rabbitmqctl must be installed where the broker runs (deploy/local/broker.sh)");
+        assert!(stopped.success(), "rabbitmqctl stop_app failed");
+        let again = StartAgain;
+        tokio::time::sleep(down).await;
+        drop(again);
+        crate::eventually(
+            Duration::from_secs(60),
+            "the broker accepting connections",
+            || async {
+                let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+                    .await
+                    .ok()?;
+                let _ = connection.close(200, "up".into()).await;
+                Some(())
+            },
+        )
+        .await;
+    }
+
     /// Take one message from `queue` (prefixed name), if there is one.
     pub async fn get(&self, queue: &str) -> Option<BasicGetMessage> {
-        let channel = self.connection.create_channel().await.expect("channel");
+        let channel = self.channel().await;
         let message = channel
             .basic_get(queue.into(), BasicGetOptions { no_ack: true })
             .await
@@ -101,7 +145,7 @@ impl TestBroker {
 
     /// Take every message currently in `queue`.
     pub async fn drain(&self, queue: &str) -> Vec<BasicGetMessage> {
-        let channel = self.connection.create_channel().await.expect("channel");
+        let channel = self.channel().await;
         let mut all = Vec::new();
         while let Some(m) = channel
             .basic_get(queue.into(), BasicGetOptions { no_ack: true })
@@ -116,7 +160,7 @@ impl TestBroker {
 
     /// How many messages `queue` holds now (the queue must exist).
     pub async fn count(&self, queue: &str) -> u32 {
-        let channel = self.connection.create_channel().await.expect("channel");
+        let channel = self.channel().await;
         let count = channel
             .queue_declare(
                 queue.into(),

@@ -12,6 +12,65 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// Restart the PostgreSQL server behind `DATABASE_ADMIN_URL` (every connection drops; a fast
+/// shutdown writes what was committed) and wait until it accepts connections again. The
+/// command is `FLEET_TEST_DATABASE_RESTART` (run with `sh -c`) when set, else `pg_ctlcluster
+/// <version> <cluster> restart -m fast` for the Debian cluster on the admin URL's port. Fails the
+/// test, saying how to set the variable, when neither is possible.
+pub async fn restart_server() {
+    let admin = admin_url();
+    let mut command = match std::env::var("FLEET_TEST_DATABASE_RESTART") {
+        Ok(custom) if !custom.is_empty() => {
+            let mut c = std::process::Command::new("sh");
+            c.args(["-c", &custom]);
+            c
+        }
+        _ => {
+            let config: tokio_postgres::Config = admin.parse().expect("DATABASE_ADMIN_URL");
+            let port = config
+                .get_ports()
+                .first()
+                .copied()
+                .unwrap_or(5432)
+                .to_string();
+            let clusters = std::process::Command::new("pg_lsclusters")
+                .arg("--no-header")
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let cluster = clusters
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[2] == port)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "no Debian PostgreSQL cluster listens on port {port} (pg_lsclusters): set \
+                         FLEET_TEST_DATABASE_RESTART to a command that restarts the server behind \
+                         DATABASE_ADMIN_URL"
+                    )
+                });
+            let mut c = std::process::Command::new("pg_ctlcluster");
+            c.args([cluster[0], cluster[1], "restart", "-m", "fast"]);
+            c
+        }
+    };
+    let status = command
+        .status()
+        .expect("run the PostgreSQL restart command");
+    assert!(status.success(), "restarting PostgreSQL failed: {status}");
+    crate::eventually(
+        Duration::from_secs(60),
+        "PostgreSQL accepting connections",
+        || async {
+            let (client, connection) = tokio_postgres::connect(&admin, NoTls).await.ok()?;
+            tokio::spawn(connection);
+            client.simple_query("SELECT 1").await.ok().map(|_| ())
+        },
+    )
+    .await;
+}
+
 /// One test's database.
 #[derive(Debug)]
 pub struct TestDatabase {

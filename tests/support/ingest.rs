@@ -107,3 +107,84 @@ pub fn sign(body: &[u8]) -> String {
     mac.update(body);
     hex::encode(mac.finalize().into_bytes())
 }
+
+/// The real `ingest` binary on a fixed local port, so that it can be signalled and started
+/// again at the same address. Its log goes to `/tmp/<prefix>ingest-<port>.log`.
+#[derive(Debug)]
+pub struct IngestProcess {
+    /// `http://127.0.0.1:<port>` of the webhook port.
+    pub url: String,
+    /// `http://127.0.0.1:<port>` of the admin port.
+    pub admin_url: String,
+    env: HashMap<String, String>,
+    log: std::path::PathBuf,
+    running: Option<crate::process::Running>,
+}
+
+impl IngestProcess {
+    /// Start `ingest` with `env` (its listen addresses replaced) and wait until it is ready.
+    pub async fn start(mut env: HashMap<String, String>, prefix: &str) -> Self {
+        let (port, admin) = (crate::process::free_port(), crate::process::free_port());
+        env.insert("INGEST_LISTEN".into(), format!("127.0.0.1:{port}"));
+        env.insert("ADMIN_LISTEN".into(), format!("127.0.0.1:{admin}"));
+        env.insert("LOG_FORMAT".into(), "json".into());
+        let mut process = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            admin_url: format!("http://127.0.0.1:{admin}"),
+            env,
+            log: std::env::temp_dir().join(format!("{prefix}ingest-{port}.log")),
+            running: None,
+        };
+        process.spawn().await;
+        process
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let child = std::process::Command::new(crate::process::binary("ingest"))
+            .envs(&self.env)
+            .stdout(log)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the ingest binary");
+        self.running = Some(crate::process::Running(child));
+        let client = reqwest::Client::new();
+        let url = format!("{}/readyz", self.admin_url);
+        crate::eventually(
+            std::time::Duration::from_secs(30),
+            "ingest /readyz 200",
+            || {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    let status = client.get(url).send().await.ok()?.status();
+                    status.is_success().then_some(())
+                }
+            },
+        )
+        .await;
+    }
+
+    /// SIGTERM, wait for the process to exit (it drains in-flight requests first) and return
+    /// whether it exited with success.
+    pub async fn terminate(&mut self) -> bool {
+        let Some(mut running) = self.running.take() else {
+            return true;
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &running.id().to_string()])
+            .status();
+        let status = tokio::task::spawn_blocking(move || running.0.wait())
+            .await
+            .expect("wait task");
+        status.is_ok_and(|s| s.success())
+    }
+
+    /// Start it again on the same ports and wait until it is ready.
+    pub async fn restart(&mut self) {
+        self.spawn().await;
+    }
+}

@@ -262,7 +262,7 @@ impl Outcome {
     pub fn reason(&self) -> (Option<&'static str>, Option<String>) {
         match self {
             Outcome::Done(_) | Outcome::Duplicate(_) | Outcome::Reschedule(_) => (None, None),
-            Outcome::Ignored(why) => (None, Some(why.describe().to_owned())),
+            Outcome::Ignored(why) => (Some(why.as_str()), Some(why.describe().to_owned())),
             Outcome::Expired(why) => (None, Some((*why).to_owned())),
             Outcome::Retry(failure) | Outcome::Throttle { failure, .. } => {
                 (Some(failure.class), Some(failure.detail.clone()))
