@@ -60,7 +60,7 @@ async fn main() {
         .worker_env
         .get("WORKER_PREFETCH")
         .cloned()
-        .unwrap_or_else(|| "the default".into());
+        .unwrap_or_else(|| "32, the default".into());
     // Warm-up: token, property addresses, connections, pools.
     let warm = submit_round(&fleet, 10.0, Duration::from_secs(2)).await;
     created(&fleet, &warm).await;
@@ -79,7 +79,7 @@ async fn main() {
             .map(|(id, sent_ms)| at[id].saturating_sub(*sent_ms))
             .collect();
         latencies.sort_unstable();
-        let p = |q: f64| percentile(&latencies, q);
+        let p = |q: f64| percentile(&latencies, q / 100.0);
         println!(
             "| {round} | {} | {:.1} | {} | {} | {} | {} |",
             latencies.len(),
