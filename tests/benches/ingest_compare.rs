@@ -108,6 +108,9 @@ async fn main() {
     let mut peer_runs: Vec<Samples> = Vec::new();
     let mut ingest_runs: Vec<Samples> = Vec::new();
     let mut ingest_cpu = 0.0;
+    // The broker's own CPU per message, per subject: what each way of publishing costs it.
+    let beam = broker_pid();
+    let (mut broker_cpu, mut broker_messages) = ([0.0f64; 4], [0.0f64; 4]);
     for round in 0..=ROUNDS {
         // The order turns each round, so that what one run leaves behind (a purge, logs)
         // does not always land on the same subject.
@@ -115,7 +118,9 @@ async fn main() {
             (0.0, Samples::default(), Samples::default(), 0.0);
         let mut quiet_run = Samples::default();
         for turn in 0..4 {
-            match (round + turn) % 4 {
+            let subject = (round + turn) % 4;
+            let broker_before = beam.map(cpu_seconds).unwrap_or_default();
+            match subject {
                 0 => rate = broker_limit(&connection, &topology.exchange(), &body).await,
                 1 => {
                     let target = peer_target.clone();
@@ -131,6 +136,16 @@ async fn main() {
                     ingest_run = on_own_thread(move || closed_loop(target, IN_FLIGHT, RUN)).await;
                     cpu = cpu_seconds(ingest.process.id()) - cpu_before;
                 }
+            }
+            if round > 0 {
+                let messages = match subject {
+                    0 => rate * RUN.as_secs_f64(),
+                    1 => peer.ok as f64,
+                    2 => quiet_run.ok as f64,
+                    _ => ingest_run.ok as f64,
+                };
+                broker_cpu[subject] += beam.map(cpu_seconds).unwrap_or_default() - broker_before;
+                broker_messages[subject] += messages;
             }
             purge(&connection, &queue).await;
         }
@@ -198,6 +213,20 @@ async fn main() {
         latency(&mut quiet_runs, 0.99),
         rates(&quiet_runs)
     );
+    if beam.is_some() {
+        println!("\n| subject | the broker's CPU s per 1,000 messages |\n|---|---|");
+        for (subject, name) in [
+            (0, "broker: lapin straight to the queue"),
+            (1, "peer: minimal axum + lapin handler"),
+            (3, "ingest (defaults, token auth)"),
+            (2, "ingest, RUST_LOG=warn"),
+        ] {
+            println!(
+                "| {name} | {:.3} |",
+                broker_cpu[subject] / broker_messages[subject].max(1.0) * 1000.0
+            );
+        }
+    }
     println!(
         "\ningest / broker {:.2} (target ≥ 0.80); ingest / peer {:.2} (target ≥ 1.00)",
         ingest_median / broker_median,
@@ -373,4 +402,24 @@ async fn purge(connection: &Connection, queue: &str) {
     let channel = connection.create_channel().await.expect("channel");
     let _ = channel.queue_purge(queue.into(), Default::default()).await;
     let _ = channel.close(200, "purged".into()).await;
+}
+
+/// The process listening on the broker's AMQP port (from `ss`), for its CPU time; `None` when it
+/// cannot be found (a broker elsewhere, no `ss`).
+fn broker_pid() -> Option<u32> {
+    let url = fleet_tests::broker::amqp_url();
+    let authority = url.split("://").nth(1)?.split('/').next()?;
+    let host_port = authority.rsplit('@').next()?;
+    let port = host_port.rsplit_once(':').map_or("5672", |(_, p)| p);
+    let listing = std::process::Command::new("ss")
+        .args(["-Hltnp", &format!("sport = :{port}")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&listing.stdout);
+    let at = text.find("pid=")? + 4;
+    text[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
