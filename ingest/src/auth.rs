@@ -84,29 +84,33 @@ pub fn check_entrata(
         return Ok(());
     }
     once(headers, &["authorization", "x-webhook-token"])?;
-    let mut presented = false;
+    // Every configured credential the request presents must be right, and one must be
+    // presented: a wrong one beside a right one is refused (someone is guessing).
+    let (mut right, mut wrong) = (false, false);
     if let (Some((user, password)), Some((u, p))) = (&config.basic, basic_credentials(headers)) {
-        presented = true;
         let user_ok = equal(user.as_bytes(), u.as_bytes());
         let password_ok = equal(password.expose().as_bytes(), p.as_bytes());
         if user_ok & password_ok {
-            return Ok(());
+            right = true;
+        } else {
+            wrong = true;
         }
     }
     if let Some(token) = &config.token {
         let header = headers.get("x-webhook-token").and_then(|v| v.to_str().ok());
         for candidate in [header, query_token].into_iter().flatten() {
-            presented = true;
             if equal(token.expose().as_bytes(), candidate.as_bytes()) {
-                return Ok(());
+                right = true;
+            } else {
+                wrong = true;
             }
         }
     }
-    Err(if presented {
-        Refusal::Wrong
-    } else {
-        Refusal::Missing
-    })
+    match (right, wrong) {
+        (_, true) => Err(Refusal::Wrong),
+        (true, false) => Ok(()),
+        (false, false) => Err(Refusal::Missing),
+    }
 }
 
 /// Check Payscore's `Verification-Signature`: hex HMAC-SHA256 of the raw body, either case.
@@ -215,6 +219,43 @@ mod tests {
                 None
             ),
             Err(Refusal::Wrong)
+        );
+    }
+
+    #[test]
+    fn a_wrong_credential_beside_a_right_one_is_refused() {
+        let basic = |password: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("entrata:{password}"))
+            )
+        };
+        let wrong_basic = basic("guess");
+        let right_basic = basic("pw");
+        for (headers, query) in [
+            (headers(&[("x-webhook-token", "nope")]), Some("tok")),
+            (headers(&[("x-webhook-token", "tok")]), Some("nope")),
+            (
+                headers(&[("authorization", &wrong_basic), ("x-webhook-token", "tok")]),
+                None,
+            ),
+            (headers(&[("authorization", &right_basic)]), Some("nope")),
+        ] {
+            assert_eq!(
+                check_entrata(&config(), LOCAL, &headers, query),
+                Err(Refusal::Wrong),
+                "{headers:?} {query:?}"
+            );
+        }
+        // Both right: accepted.
+        assert_eq!(
+            check_entrata(
+                &config(),
+                LOCAL,
+                &headers(&[("authorization", &right_basic), ("x-webhook-token", "tok")]),
+                Some("tok")
+            ),
+            Ok(())
         );
     }
 

@@ -43,17 +43,37 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/entrata", post(entrata))
         .route("/webhooks/payscore", post(payscore))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({ "error": "not found" }))) })
-        .layer(axum::middleware::from_fn(bounded_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            bounded_headers,
+        ))
         .with_state(state)
 }
 
-async fn bounded_headers(request: Request, next: axum::middleware::Next) -> Response {
+async fn bounded_headers(
+    State(state): State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
     let size: usize = request
         .headers()
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
     if size > MAX_HEADER_BYTES {
+        // Counted with the body-size refusals: both are a delivery too large to take.
+        let source = match request.uri().path() {
+            "/webhooks/entrata" => Some(Source::Entrata),
+            "/webhooks/payscore" => Some(Source::Payscore),
+            _ => None,
+        };
+        if let Some(source) = source {
+            state
+                .metrics
+                .webhooks
+                .with_label_values(&[source.as_str(), "too_large"])
+                .inc();
+        }
         return (
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Json(json!({ "error": "request headers too large" })),

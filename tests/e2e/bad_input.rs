@@ -164,6 +164,27 @@ async fn malformed_requests_get_a_clear_status_and_nothing_is_queued() {
         .await
         .expect("answer");
     assert_eq!(response.status().as_u16(), 401, "a repeated query token");
+    // A wrong credential beside a right one: 401, whichever is right.
+    let response = client
+        .post(format!("{entrata}?token={TOKEN}"))
+        .header("x-webhook-token", "wrong")
+        .body("{}")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 401, "a wrong header token");
+    let response = client
+        .post(format!("{entrata}?token=wrong"))
+        .basic_auth(USER, Some(PASSWORD))
+        .body("{}")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.status().as_u16(),
+        401,
+        "right Basic, wrong query token"
+    );
     // Payscore signatures of the wrong length, not hex, twice: 401; upper-case hex is fine.
     let body = br#"{"code":"SCREENING_GROUP_COMPLETED","screening_group_id":"x"}"#;
     let good = sign(body);
@@ -186,6 +207,16 @@ async fn malformed_requests_get_a_clear_status_and_nothing_is_queued() {
         "a".repeat(20 * 1024)
     );
     assert_eq!(status_of(&raw(&addr, huge.as_bytes()).await), 431);
+    let metrics = reqwest::get(format!("{}/metrics", ingest.admin_url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"ingest_webhooks_total{outcome="too_large",source="entrata"} 1"#),
+        "the 431 is counted as too_large"
+    );
     // Not HTTP at all: 400.
     assert_eq!(status_of(&raw(&addr, b"HELLO\r\n\r\n").await), 400);
 
