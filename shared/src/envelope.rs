@@ -29,6 +29,11 @@ pub mod headers {
     /// dead letter, replay), absent on the first. A redelivery of the same copy keeps it, so
     /// the worker can tell a copy it already settled from a new one.
     pub const COPY_ID: &str = "x-copy-id";
+    /// Set (`true`) on every copy re-published from a delivery the broker had redelivered, and
+    /// kept on the copies made from such a copy: an earlier run of this message may have done
+    /// its work (created the group) without publishing its follow-ups, so a job that finds the
+    /// work done publishes them, as it does for a redelivery itself.
+    pub const REDELIVERED: &str = "x-redelivered";
 }
 
 /// Headers the broker writes (dead-lettering history, quorum delivery counts). A re-published

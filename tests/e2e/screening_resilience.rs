@@ -469,3 +469,199 @@ async fn a_wait_queue_deleted_under_a_running_worker_is_declared_again_by_the_ne
     );
     fleet.stop().await;
 }
+
+/// Take one message off `queue` on a channel of the test's own and close the channel without
+/// acknowledging it: the broker puts it back, marked redelivered, as when a worker that had it
+/// lost its connection.
+async fn hold_and_give_back(queue: &str) {
+    let connection =
+        lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
+            .await
+            .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let held = eventually(Duration::from_secs(10), "a message to hold", || async {
+        channel
+            .basic_get(
+                queue.into(),
+                lapin::options::BasicGetOptions { no_ack: false },
+            )
+            .await
+            .expect("basic.get")
+    })
+    .await;
+    assert!(!held.delivery.redelivered, "first delivery");
+    let _ = connection.close(200, "given back".into()).await;
+}
+
+/// The `applicationId` of an application webhook body.
+fn application_of(body: &[u8]) -> u64 {
+    let value: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+    value["applicationId"].as_u64().expect("applicationId")
+}
+
+#[tokio::test]
+async fn a_copy_republished_from_a_redelivered_delivery_keeps_saying_it_was_redelivered() {
+    let fleet = Fleet::start(
+        "redelivered-mark",
+        FleetOptions {
+            start_worker: false,
+            env: vec![
+                ("RETRY_SCHEDULE", "1h".into()),
+                ("RETRY_JITTER_PERCENT", "0".into()),
+                ("WORKER_INPROCESS_RETRIES", "0".into()),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    // Entrata fails: both deliveries end in a wait queue, as copies.
+    fleet
+        .control()
+        .set_faults(
+            Simulator::Entrata,
+            "leads/getLeads",
+            Faults {
+                error_rate: 1.0,
+                error_status: 503,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("faults");
+    let redelivered = fleet.submit(100001).await;
+    let screenings = fleet.broker.topology().queue(WorkQueue::Screenings);
+    hold_and_give_back(&screenings).await;
+    let fresh = fleet.submit(100002).await;
+    let worker = fleet.spawn_worker(&[]).await;
+    // The wait queues of the fleet's own schedule (RETRY_SCHEDULE above).
+    let tiers = shared::amqp::AmqpConfig::from_env(&fleet.worker_env)
+        .expect("the fleet's AMQP settings")
+        .topology()
+        .delay_tiers(WorkQueue::Screenings);
+    let copies = eventually(Duration::from_secs(30), "two retry copies", || async {
+        let mut all = Vec::new();
+        for tier in &tiers {
+            if fleet.broker.count(&tier.queue).await > 0 {
+                all.extend(fleet.broker.drain(&tier.queue).await);
+            }
+        }
+        (all.len() >= 2).then_some(all)
+    })
+    .await;
+    for copy in &copies {
+        let mark = copy
+            .properties
+            .headers()
+            .as_ref()
+            .and_then(|h| h.inner().get("x-redelivered").cloned());
+        let application = application_of(&copy.data);
+        if application == redelivered.application_id {
+            assert_eq!(
+                mark,
+                Some(lapin::types::AMQPValue::Boolean(true)),
+                "the copy of the redelivered delivery is marked"
+            );
+        } else {
+            assert_eq!(application, fresh.application_id);
+            assert_eq!(mark, None, "a first delivery's copy is not");
+        }
+    }
+    drop(worker);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_marked_copy_that_finds_the_group_made_forwards_the_report_check_an_unmarked_one_does_not()
+ {
+    let fleet = Fleet::start(
+        "redelivered-forward",
+        FleetOptions {
+            env: vec![
+                ("REPORT_CHECK_FIRST_DELAY", "1s".into()),
+                ("REPORT_CHECK_SCHEDULE", "1h".into()),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    crate::reports::suppress_completion(&fleet).await;
+    let app = fleet.submit(100001).await;
+    let group = fleet.one_group(app.property_id, app.application_id).await;
+    // The first report check finds the household unfinished and parks the next one an hour
+    // away: from now on only a forwarded check can bring the report.
+    fleet
+        .worker()
+        .wait_for(
+            r#"worker_jobs_total{outcome="rescheduled",queue="reports"}"#,
+            1.0,
+        )
+        .await;
+    fleet
+        .control()
+        .complete_group(&group.id)
+        .await
+        .expect("complete");
+    let payload = app.webhook.expect("webhook").payload;
+    let exchange = fleet.broker.topology().exchange();
+    let copy = |marked: bool| {
+        let mut headers = lapin::types::FieldTable::default();
+        headers.insert("x-source".into(), shared::envelope::text("entrata"));
+        if marked {
+            headers.insert(
+                "x-redelivered".into(),
+                lapin::types::AMQPValue::Boolean(true),
+            );
+        }
+        lapin::BasicProperties::default()
+            .with_message_id(uuid_like().into())
+            .with_content_type("application/json".into())
+            .with_headers(headers)
+    };
+    publish_one(&exchange, payload.as_bytes(), copy(false)).await;
+    let duplicates = r#"worker_jobs_total{outcome="duplicate",queue="screenings"}"#;
+    fleet.worker().wait_for(duplicates, 1.0).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let uploads = fleet
+        .control()
+        .uploads(app.application_id)
+        .await
+        .expect("uploads");
+    assert!(uploads.is_empty(), "an unmarked duplicate forwards nothing");
+    publish_one(&exchange, payload.as_bytes(), copy(true)).await;
+    crate::reports::uploads(&fleet, app.application_id, 1).await;
+    fleet.stop().await;
+}
+
+fn uuid_like() -> String {
+    format!("test-{:016x}", fastrand::u64(..))
+}
+
+/// Publish an application webhook body straight to the exchange, confirmed.
+async fn publish_one(exchange: &str, body: &[u8], properties: lapin::BasicProperties) {
+    let connection =
+        lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
+            .await
+            .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirm mode");
+    let confirmation = channel
+        .basic_publish(
+            exchange.into(),
+            shared::envelope::ENTRATA_ROUTING_KEY.into(),
+            lapin::options::BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            body,
+            properties.with_delivery_mode(2),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    assert!(confirmation.is_ack() && confirmation.take_message().is_none());
+    let _ = connection.close(200, "done".into()).await;
+}

@@ -278,7 +278,9 @@ fn job_of(delivery: &Delivery) -> Job {
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(0),
         received_at_ms: header(shared::envelope::headers::RECEIVED_AT).and_then(|v| integer(&v)),
-        redelivered: delivery.redelivered,
+        redelivered: delivery.redelivered
+            || header(shared::envelope::headers::REDELIVERED)
+                .is_some_and(|v| matches!(v, AMQPValue::Boolean(true))),
         replayed: header(shared::envelope::headers::REPLAYED_AT).is_some(),
         tries: 0,
         run_id: uuid::Uuid::now_v7().to_string(),

@@ -18,7 +18,8 @@ pub struct Job {
     pub attempt: u32,
     /// When ingest received the webhook (`x-received-at`, Unix ms).
     pub received_at_ms: Option<i64>,
-    /// The broker delivered it before (a worker died or lost its connection while on it).
+    /// The broker delivered it before (a worker died or lost its connection while on it), or
+    /// it is a copy re-published from such a delivery (`x-redelivered`).
     pub redelivered: bool,
     /// `worker replay` moved it out of a dead-letter queue (`x-replayed-at`).
     pub replayed: bool,

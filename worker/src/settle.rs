@@ -9,7 +9,7 @@ use crate::ledger::{Ledger, LedgerMetrics};
 use crate::outcome::{DeadReason, Failure, FollowUp, Job, Outcome};
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use lapin::types::{AMQPValue, ShortString};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
 use shared::amqp::{
     Outgoing, PublishChannels, PublishError, Publisher, Session, Topology, WorkQueue,
 };
@@ -413,6 +413,7 @@ impl Settler {
                 headers.insert(h::FIRST_ERROR.into(), text(&detail));
             }
             headers.insert(h::LAST_ERROR.into(), text(&detail));
+            mark_redelivered(headers, job);
         })
         .with_expiration(millis(delay));
         out.publish(
@@ -448,6 +449,7 @@ impl Settler {
                 headers.insert(h::FIRST_ERROR.into(), text(detail));
             }
             headers.insert(h::LAST_ERROR.into(), text(detail));
+            mark_redelivered(headers, job);
         });
         let dead = self.topology.dead_queue(queue);
         out.publish(
@@ -529,4 +531,13 @@ fn describe(failure: &Failure) -> String {
 
 fn millis(d: Duration) -> ShortString {
     d.as_millis().max(1).to_string().into()
+}
+
+/// A copy of a redelivered delivery says so (`x-redelivered`): the run the broker took the
+/// message from may have done its work without publishing its follow-ups, and the copy's job
+/// must know that as the redelivery's would have.
+fn mark_redelivered(headers: &mut FieldTable, job: &Job) {
+    if job.redelivered {
+        headers.insert(h::REDELIVERED.into(), AMQPValue::Boolean(true));
+    }
 }
