@@ -13,9 +13,7 @@
 
 use fleet_tests::bench::{median, percentile};
 use fleet_tests::fleet::{Fleet, FleetOptions};
-use sandbox::core::Simulator;
 use sandbox::entrata::submit::SubmitOptions;
-use sandbox::{Faults, Latency};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -40,17 +38,7 @@ async fn main() {
     options.env.push(("RUST_LOG", "warn".into()));
     options.sandbox.entrata.rate_limit_per_minute = 1_000_000;
     let fleet = Fleet::start("bench-latency", options).await;
-    let slow = Faults {
-        latency: Some(Latency::Fixed(LATENCY.as_millis() as u64)),
-        ..Default::default()
-    };
-    for simulator in [Simulator::Entrata, Simulator::Payscore] {
-        fleet
-            .control()
-            .set_faults(simulator, "*", slow.clone())
-            .await
-            .expect("faults");
-    }
+    fleet.slow_every_call(LATENCY).await;
     let quiet = [("RUST_LOG", "warn".to_owned())];
     let workers = [
         fleet.spawn_worker(&quiet).await,

@@ -21,9 +21,7 @@ use fleet_tests::fleet::{Fleet, FleetOptions};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
-use sandbox::core::Simulator;
 use sandbox::entrata::submit::{SubmitOptions, SubmittedApplication};
-use sandbox::{Faults, Latency};
 use std::time::{Duration, Instant};
 use worker::ledger::journal::Entry;
 use worker::ledger::records::ApplicationRef;
@@ -207,17 +205,7 @@ async fn throughput() {
         options.env.push(("RUST_LOG", "warn".into()));
         options.sandbox.entrata.rate_limit_per_minute = 1_000_000;
         let fleet = Fleet::start(&format!("bench-p{prefetch}w{workers}"), options).await;
-        let slow = Faults {
-            latency: Some(Latency::Fixed(LATENCY.as_millis() as u64)),
-            ..Default::default()
-        };
-        for simulator in [Simulator::Entrata, Simulator::Payscore] {
-            fleet
-                .control()
-                .set_faults(simulator, "*", slow.clone())
-                .await
-                .expect("faults");
-        }
+        fleet.slow_every_call(LATENCY).await;
         let mut applications = Vec::new();
         for _ in 0..jobs * ROUNDS + 1 {
             applications.push(

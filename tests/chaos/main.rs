@@ -26,9 +26,9 @@
 //! build. The result table is written to `$CARGO_TARGET_TMPDIR/fault-run.md` and printed.
 
 use fleet_tests::broker::header_text;
-use fleet_tests::fleet::{DISABLED_PROPERTY, Fleet, FleetOptions, WorkerProcess};
+use fleet_tests::database;
+use fleet_tests::fleet::{DISABLED_PROPERTY, Fleet, FleetOptions};
 use fleet_tests::ingest::{IngestProcess, PASSWORD, USER};
-use fleet_tests::{database, eventually};
 use futures_util::StreamExt;
 use sandbox::core::Simulator;
 use sandbox::entrata::Resend;
@@ -349,10 +349,10 @@ async fn every_webhook_is_accounted_for_through_faults_restarts_and_duplicates()
         }
     }
     let worker_b = worker_b.lock().await.take().expect("worker B runs");
-    settle(&fleet, &[&worker_a, &worker_b]).await;
+    fleet.settled(&[&worker_a, &worker_b]).await;
     // Late retries and report checks (the longest wait is 5 s) have their chance to misbehave.
     tokio::time::sleep(Duration::from_secs(8)).await;
-    settle(&fleet, &[&worker_a, &worker_b]).await;
+    fleet.settled(&[&worker_a, &worker_b]).await;
     let finished_in = started.elapsed();
 
     // The account.
@@ -901,25 +901,6 @@ async fn group_counts(control: &sandbox::ControlClient) -> Option<HashMap<(u64, 
         }
     }
     Some(counts)
-}
-
-/// Wait until both work queues are empty and no worker has a job in flight.
-async fn settle(fleet: &Fleet, workers: &[&WorkerProcess]) {
-    let topology = fleet.broker.topology();
-    eventually(Duration::from_secs(120), "the fleet idle", || async {
-        for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
-            if fleet.broker.count(&topology.queue(queue)).await != 0 {
-                return None;
-            }
-        }
-        for worker in workers {
-            if worker.sample("worker_in_flight").await != 0.0 {
-                return None;
-            }
-        }
-        Some(())
-    })
-    .await;
 }
 
 fn broker_version() -> String {

@@ -6,6 +6,7 @@
 //! again.
 
 use fleet_tests::broker::header_text;
+use fleet_tests::broker::publish_confirmed as publish;
 use fleet_tests::eventually;
 use fleet_tests::fleet::{Fleet, FleetOptions, WorkerProcess};
 use sandbox::core::Simulator;
@@ -66,56 +67,6 @@ async fn two_workers(
 async fn stop(fleet: Fleet, workers: (WorkerProcess, WorkerProcess)) {
     drop(workers);
     fleet.stop().await;
-}
-
-/// Every `leads/getLeads` answers 503: each run fails and wants a retry.
-async fn entrata_reads_fail(fleet: &Fleet) {
-    fleet
-        .control()
-        .set_faults(
-            Simulator::Entrata,
-            "leads/getLeads",
-            Faults {
-                error_rate: 1.0,
-                error_status: 503,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("faults");
-}
-
-/// Publish one persistent message through `exchange` (empty: the default exchange) and wait
-/// for the broker to store it.
-async fn publish(
-    exchange: &str,
-    routing_key: &str,
-    body: &[u8],
-    properties: lapin::BasicProperties,
-) {
-    let connection =
-        lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
-            .await
-            .expect("connect");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .confirm_select(Default::default())
-        .await
-        .expect("confirm mode");
-    let confirmation = channel
-        .basic_publish(
-            exchange.into(),
-            routing_key.into(),
-            Default::default(),
-            body,
-            properties.with_delivery_mode(2),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("confirm");
-    assert!(confirmation.is_ack() && confirmation.take_message().is_none());
-    let _ = connection.close(200, "done".into()).await;
 }
 
 #[tokio::test]
@@ -249,7 +200,7 @@ async fn an_outcome_no_queue_will_take_stops_after_the_worker_run_cap_on_either_
         r#"{"max-length": 0, "overflow": "reject-publish"}"#,
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    entrata_reads_fail(&fleet).await;
+    fleet.fail_entrata_reads().await;
     fleet.submit(100001).await;
     let dead = fleet
         .dead_letter(WorkQueue::Screenings, "delivery_limit")
@@ -285,7 +236,7 @@ async fn a_copy_delivered_again_after_its_outcome_was_stored_is_acknowledged_wit
     )
     .await;
     let workers = [&a, &b];
-    entrata_reads_fail(&fleet).await;
+    fleet.fail_entrata_reads().await;
     // The same copy twice, as the broker redelivers a message whose acknowledgement was lost
     // with its connection after the worker had stored its retry.
     let body = serde_json::json!({

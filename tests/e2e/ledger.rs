@@ -4,7 +4,7 @@
 
 use crate::reports::{completion_webhooks, suppress_completion, uploads};
 use fleet_tests::eventually;
-use fleet_tests::fleet::{Fleet, FleetOptions, WorkerProcess};
+use fleet_tests::fleet::{Fleet, FleetOptions};
 use fleet_tests::process::binary;
 use fleet_tests::tcp_proxy::TcpProxy;
 use fleet_tests::{TestDatabase, database};
@@ -36,25 +36,6 @@ async fn submit_silently(fleet: &Fleet, n: u64) -> Vec<SubmittedApplication> {
         );
     }
     all
-}
-
-/// Wait until both queues and every worker are idle.
-async fn settled(fleet: &Fleet, workers: &[&WorkerProcess]) {
-    let topology = fleet.broker.topology();
-    eventually(Duration::from_secs(60), "the fleet idle", || async {
-        for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
-            if fleet.broker.count(&topology.queue(queue)).await != 0 {
-                return None;
-            }
-        }
-        for worker in workers {
-            if worker.sample("worker_in_flight").await != 0.0 {
-                return None;
-            }
-        }
-        Some(())
-    })
-    .await;
 }
 
 fn slow(ms: u64) -> Faults {
@@ -103,7 +84,7 @@ async fn two_workers_racing_over_fifty_applications_sent_four_times_each_create_
         (fleet.control().groups().await.ok()?.len() >= 50).then_some(())
     })
     .await;
-    settled(&fleet, &[&a, &b]).await;
+    fleet.settled(&[&a, &b]).await;
     let groups = fleet.control().groups().await.expect("groups");
     let mut duplicates = 0;
     for s in &submitted {
@@ -284,7 +265,7 @@ async fn completions_and_report_checks_racing_on_two_workers_upload_a_report_onc
     })
     .await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    settled(&fleet, &[&a, &b]).await;
+    fleet.settled(&[&a, &b]).await;
     let all = fleet
         .control()
         .uploads(app.application_id)
@@ -409,7 +390,7 @@ async fn a_database_outage_under_load_costs_no_attempt_and_no_application() {
         || async { (fleet.control().groups().await.ok()?.len() >= 20).then_some(()) },
     )
     .await;
-    settled(&fleet, &[&worker]).await;
+    fleet.settled(&[&worker]).await;
     for s in &submitted {
         assert_eq!(
             fleet.group_count(s.property_id, s.application_id).await,

@@ -1,6 +1,7 @@
 //! The screening job through worker crashes, broker connection losses and dead-letter replay.
 
 use fleet_tests::amqp_proxy::AmqpProxy;
+use fleet_tests::broker::publish_confirmed;
 use fleet_tests::eventually;
 use fleet_tests::fleet::{Fleet, FleetOptions};
 use fleet_tests::process::{Running, binary, free_port};
@@ -440,19 +441,7 @@ async fn a_wait_queue_deleted_under_a_running_worker_is_declared_again_by_the_ne
         let _ = connection.close(200, "done".into()).await;
     }
     // Entrata fails: the job's outcome is a retry, for the deleted wait queue.
-    fleet
-        .control()
-        .set_faults(
-            Simulator::Entrata,
-            "leads/getLeads",
-            Faults {
-                error_rate: 1.0,
-                error_status: 503,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("faults");
+    fleet.fail_entrata_reads().await;
     fleet.submit(100001).await;
     let retried = r#"worker_jobs_total{outcome="retried",queue="screenings"}"#;
     fleet.worker().wait_for(retried, 1.0).await;
@@ -515,19 +504,7 @@ async fn a_copy_republished_from_a_redelivered_delivery_keeps_saying_it_was_rede
     )
     .await;
     // Entrata fails: both deliveries end in a wait queue, as copies.
-    fleet
-        .control()
-        .set_faults(
-            Simulator::Entrata,
-            "leads/getLeads",
-            Faults {
-                error_rate: 1.0,
-                error_status: 503,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("faults");
+    fleet.fail_entrata_reads().await;
     let redelivered = fleet.submit(100001).await;
     let screenings = fleet.broker.topology().queue(WorkQueue::Screenings);
     hold_and_give_back(&screenings).await;
@@ -617,7 +594,8 @@ async fn a_marked_copy_that_finds_the_group_made_forwards_the_report_check_an_un
             .with_content_type("application/json".into())
             .with_headers(headers)
     };
-    publish_one(&exchange, payload.as_bytes(), copy(false)).await;
+    let routing = shared::envelope::ENTRATA_ROUTING_KEY;
+    publish_confirmed(&exchange, routing, payload.as_bytes(), copy(false)).await;
     let duplicates = r#"worker_jobs_total{outcome="duplicate",queue="screenings"}"#;
     fleet.worker().wait_for(duplicates, 1.0).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -627,41 +605,11 @@ async fn a_marked_copy_that_finds_the_group_made_forwards_the_report_check_an_un
         .await
         .expect("uploads");
     assert!(uploads.is_empty(), "an unmarked duplicate forwards nothing");
-    publish_one(&exchange, payload.as_bytes(), copy(true)).await;
+    publish_confirmed(&exchange, routing, payload.as_bytes(), copy(true)).await;
     crate::reports::uploads(&fleet, app.application_id, 1).await;
     fleet.stop().await;
 }
 
 fn uuid_like() -> String {
     format!("test-{:016x}", fastrand::u64(..))
-}
-
-/// Publish an application webhook body straight to the exchange, confirmed.
-async fn publish_one(exchange: &str, body: &[u8], properties: lapin::BasicProperties) {
-    let connection =
-        lapin::Connection::connect(&fleet_tests::broker::amqp_url(), Default::default())
-            .await
-            .expect("connect");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .confirm_select(Default::default())
-        .await
-        .expect("confirm mode");
-    let confirmation = channel
-        .basic_publish(
-            exchange.into(),
-            shared::envelope::ENTRATA_ROUTING_KEY.into(),
-            lapin::options::BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            body,
-            properties.with_delivery_mode(2),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("confirm");
-    assert!(confirmation.is_ack() && confirmation.take_message().is_none());
-    let _ = connection.close(200, "done".into()).await;
 }

@@ -302,6 +302,45 @@ fn regex_escape(text: &str) -> String {
         .collect()
 }
 
+/// Publish one persistent message through `exchange` (empty: the default exchange),
+/// `mandatory`, on a connection of its own, and wait for the broker to store it.
+pub async fn publish_confirmed(
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: lapin::BasicProperties,
+) {
+    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirm mode");
+    let options = lapin::options::BasicPublishOptions {
+        mandatory: true,
+        ..Default::default()
+    };
+    let confirmation = channel
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            options,
+            body,
+            properties.with_delivery_mode(2),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    assert!(
+        confirmation.is_ack() && confirmation.take_message().is_none(),
+        "the broker stored the message"
+    );
+    let _ = connection.close(200, "done".into()).await;
+}
+
 /// A text header of a message (`None` when absent or not text).
 pub fn header_text(message: &BasicGetMessage, key: &str) -> Option<String> {
     match message

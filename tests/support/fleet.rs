@@ -295,6 +295,53 @@ impl Fleet {
             .expect("fault");
     }
 
+    /// Every `leads/getLeads` answers 503 from now on: each screening run fails and wants a
+    /// retry.
+    pub async fn fail_entrata_reads(&self) {
+        let faults = sandbox::Faults {
+            error_rate: 1.0,
+            error_status: 503,
+            ..Default::default()
+        };
+        self.control()
+            .set_faults(Simulator::Entrata, "leads/getLeads", faults)
+            .await
+            .expect("faults");
+    }
+
+    /// Every Entrata and Payscore call takes `latency` longer from now on.
+    pub async fn slow_every_call(&self, latency: Duration) {
+        let slow = sandbox::Faults {
+            latency: Some(sandbox::Latency::Fixed(latency.as_millis() as u64)),
+            ..Default::default()
+        };
+        for simulator in [Simulator::Entrata, Simulator::Payscore] {
+            self.control()
+                .set_faults(simulator, "*", slow.clone())
+                .await
+                .expect("faults");
+        }
+    }
+
+    /// Wait until both work queues are empty and none of `workers` has a job in flight.
+    pub async fn settled(&self, workers: &[&WorkerProcess]) {
+        let topology = self.broker.topology();
+        eventually(Duration::from_secs(120), "the fleet idle", || async {
+            for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
+                if self.broker.count(&topology.queue(queue)).await != 0 {
+                    return None;
+                }
+            }
+            for worker in workers {
+                if worker.sample("worker_in_flight").await != 0.0 {
+                    return None;
+                }
+            }
+            Some(())
+        })
+        .await;
+    }
+
     /// Stop everything.
     pub async fn stop(self) {
         if let Some(worker) = self.worker {

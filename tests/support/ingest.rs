@@ -77,20 +77,7 @@ impl IngestHandle {
 
     /// Wait until `/readyz` answers 200.
     pub async fn wait_ready(&self) {
-        let client = reqwest::Client::new();
-        let url = format!("{}/readyz", self.admin_url);
-        crate::eventually(
-            std::time::Duration::from_secs(20),
-            "ingest /readyz 200",
-            || {
-                let (client, url) = (client.clone(), url.clone());
-                async move {
-                    let status = client.get(url).send().await.ok()?.status();
-                    status.is_success().then_some(())
-                }
-            },
-        )
-        .await;
+        wait_ready(&self.admin_url).await;
     }
 
     /// Shut down and wait for `run` to return.
@@ -98,6 +85,24 @@ impl IngestHandle {
         self.shutdown.cancel();
         self.task.await.expect("ingest task").expect("ingest run");
     }
+}
+
+/// Wait until ingest's `/readyz` at `admin_url` answers 200.
+async fn wait_ready(admin_url: &str) {
+    let client = reqwest::Client::new();
+    let url = format!("{admin_url}/readyz");
+    crate::eventually(
+        std::time::Duration::from_secs(30),
+        "ingest /readyz 200",
+        || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let status = client.get(url).send().await.ok()?.status();
+                status.is_success().then_some(())
+            }
+        },
+    )
+    .await;
 }
 
 /// The Payscore signature of `body` under the test secret (computed independently of ingest).
@@ -152,20 +157,7 @@ impl IngestProcess {
             .spawn()
             .expect("start the ingest binary");
         self.running = Some(crate::process::Running(child));
-        let client = reqwest::Client::new();
-        let url = format!("{}/readyz", self.admin_url);
-        crate::eventually(
-            std::time::Duration::from_secs(30),
-            "ingest /readyz 200",
-            || {
-                let (client, url) = (client.clone(), url.clone());
-                async move {
-                    let status = client.get(url).send().await.ok()?.status();
-                    status.is_success().then_some(())
-                }
-            },
-        )
-        .await;
+        wait_ready(&self.admin_url).await;
     }
 
     /// SIGTERM, wait for the process to exit (it drains in-flight requests first) and return
