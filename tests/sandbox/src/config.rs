@@ -60,9 +60,27 @@ pub struct PayscoreConfig {
     pub screening_groups_unfiltered: bool,
     /// A create may leave `monthly_rent` out (an older page of seed 003: "If left blank, then
     /// the multiplier will not be calculated"); by default it is required, as the current v1
-    /// page says.
+    /// page says. Applies to v1 screening groups and v2 applicant groups alike.
     pub monthly_rent_optional: bool,
+    /// The verification `type` wire names a v2 applicant-group create accepts (reference §10
+    /// confirms only `asset_verification`; the others are inferences). A name containing
+    /// `income`, `identity` or `asset` produces that kind of report; any other accepted name
+    /// produces none.
+    pub v2_verification_types: Vec<String>,
+    /// A v2 create refuses a `property.state` spelled out in full and wants the two-letter
+    /// code of the v2 example (`"CA"`); by default both are accepted.
+    pub v2_state_initials_only: bool,
+    /// `GET /api/v1/applicant_groups/{id}/reports` answers `{"reports": [...]}` instead of a
+    /// bare JSON array (the reference does not say which).
+    pub v2_reports_wrapped: bool,
 }
+
+/// The default of [`PayscoreConfig::v2_verification_types`].
+pub const V2_VERIFICATION_TYPES: [&str; 3] = [
+    "income_verification",
+    "identity_verification",
+    "asset_verification",
+];
 
 /// Entrata simulator settings.
 #[derive(Debug, Clone)]
@@ -183,6 +201,9 @@ impl Default for SandboxConfig {
                 list_lag: Duration::ZERO,
                 screening_groups_unfiltered: false,
                 monthly_rent_optional: false,
+                v2_verification_types: V2_VERIFICATION_TYPES.map(str::to_owned).to_vec(),
+                v2_state_initials_only: false,
+                v2_reports_wrapped: false,
             },
             entrata: EntrataConfig {
                 api_key: Secret::new("sandbox-api-key"),
@@ -222,6 +243,7 @@ impl SandboxConfig {
                 .map_err(|e| ConfigError::new("SANDBOX_FAULTS", format!("not valid: {e}")))?,
         };
         let emails = env.list("SANDBOX_PAYSCORE_NONEXISTENT_EMAILS");
+        let verification_types = env.list("SANDBOX_PAYSCORE_V2_VERIFICATION_TYPES");
         let retries: u64 = env.parse_or("SANDBOX_WEBHOOK_RETRIES", 3)?;
         let retry_ms = env.millis_or("SANDBOX_WEBHOOK_RETRY_MS", 200)?;
         let entrata_retries: u64 = env.parse_or("SANDBOX_ENTRATA_WEBHOOK_RETRIES", 0)?;
@@ -256,6 +278,14 @@ impl SandboxConfig {
                     .bool_or("SANDBOX_PAYSCORE_SCREENING_GROUPS_UNFILTERED", false)?,
                 monthly_rent_optional: env
                     .bool_or("SANDBOX_PAYSCORE_MONTHLY_RENT_OPTIONAL", false)?,
+                v2_verification_types: if verification_types.is_empty() {
+                    d.payscore.v2_verification_types
+                } else {
+                    verification_types
+                },
+                v2_state_initials_only: env
+                    .bool_or("SANDBOX_PAYSCORE_V2_STATE_INITIALS_ONLY", false)?,
+                v2_reports_wrapped: env.bool_or("SANDBOX_PAYSCORE_V2_REPORTS_WRAPPED", false)?,
             },
             entrata: EntrataConfig {
                 api_key: env
@@ -350,6 +380,36 @@ mod tests {
             entrata.webhook_retry_delays,
             vec![Duration::from_millis(250); 4]
         );
+    }
+
+    #[test]
+    fn the_payscore_v2_readings_are_read_from_the_environment() {
+        let defaults = SandboxConfig::from_env(&HashMap::<&str, String>::new())
+            .expect("valid")
+            .payscore;
+        assert_eq!(defaults.v2_verification_types, V2_VERIFICATION_TYPES);
+        assert!(!defaults.v2_state_initials_only);
+        assert!(!defaults.v2_reports_wrapped);
+        let env: HashMap<&str, String> = [
+            (
+                "SANDBOX_PAYSCORE_V2_VERIFICATION_TYPES",
+                "asset_verification, income".to_owned(),
+            ),
+            ("SANDBOX_PAYSCORE_V2_STATE_INITIALS_ONLY", "true".to_owned()),
+            ("SANDBOX_PAYSCORE_V2_REPORTS_WRAPPED", "1".to_owned()),
+        ]
+        .into();
+        let payscore = SandboxConfig::from_env(&env).expect("valid").payscore;
+        assert_eq!(
+            payscore.v2_verification_types,
+            ["asset_verification", "income"]
+        );
+        assert!(payscore.v2_state_initials_only);
+        assert!(payscore.v2_reports_wrapped);
+        let bad: HashMap<&str, String> =
+            [("SANDBOX_PAYSCORE_V2_REPORTS_WRAPPED", "maybe".to_owned())].into();
+        let error = SandboxConfig::from_env(&bad).expect_err("not a boolean");
+        assert_eq!(error.var, "SANDBOX_PAYSCORE_V2_REPORTS_WRAPPED");
     }
 
     #[test]

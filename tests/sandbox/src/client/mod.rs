@@ -4,6 +4,7 @@
 
 mod entrata;
 mod payscore;
+mod payscore_v2;
 
 use crate::calls::CallRecord;
 use crate::control::{ScriptFaults, SetFaults};

@@ -1,5 +1,6 @@
-//! The Payscore simulator: the v1 screening-group API with token authentication, the
-//! documented v2 lookup, reports, applicant progress and signed webhooks.
+//! The Payscore simulator: the v1 screening-group API with token authentication, the v2
+//! applicant-group API (create, list, reports, verification progress), reports, applicant
+//! progress and signed webhooks.
 
 mod control;
 pub mod model;
@@ -8,6 +9,7 @@ mod report;
 mod routes;
 pub mod store;
 pub mod token;
+pub mod v2;
 pub mod validate;
 pub mod views;
 pub mod webhooks;
@@ -18,10 +20,13 @@ use axum::Router;
 use std::sync::{Arc, RwLock};
 use store::Store;
 use token::Tokens;
+use v2::report::Presigner;
 use webhooks::Webhooks;
 
 pub use control::{SendWebhook, StepOutcome, StepRequest};
 pub use progress::webhook_body;
+pub use v2::control::{ApplicantGroupOutcome, ExpireReportRequest, VerificationTarget};
+pub use v2::views::ControlApplicantGroup;
 pub use views::ControlGroup;
 
 /// Everything the Payscore handlers share.
@@ -39,6 +44,8 @@ pub struct PayscoreState {
     pub webhooks: Webhooks,
     /// This simulator's base URL, for report links.
     pub base_url: String,
+    /// Signs and checks the "pre-signed" v2 PDF URLs.
+    pub presigner: Presigner,
 }
 
 impl PayscoreState {
@@ -48,6 +55,7 @@ impl PayscoreState {
         Self {
             tokens: Tokens::new(key.as_bytes(), config.token_ttl),
             store: RwLock::new(Store::new(seed)),
+            presigner: Presigner::new(format!("{key}:pdf").as_bytes()),
             webhooks: Webhooks::new(
                 config.webhook_secret.clone(),
                 config.webhook_timeout,
@@ -79,5 +87,6 @@ impl PayscoreState {
 pub fn router(state: Arc<PayscoreState>) -> Router {
     routes::router(state.clone())
         .merge(control::router(state.clone()))
+        .merge(v2::control::router(state.clone()))
         .merge(crate::control::router(state.core.clone()))
 }

@@ -91,6 +91,17 @@ pub enum Status {
     Completed,
 }
 
+impl Status {
+    /// The wire name: `not_started`, `in_progress`, `completed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotStarted => "not_started",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+        }
+    }
+}
+
 /// One applicant's screening.
 #[derive(Debug, Clone)]
 pub struct Screening {

@@ -3,6 +3,7 @@
 
 use super::PayscoreState;
 use super::store::{Event, Step, StepError};
+use super::v2;
 use super::webhooks::WebhookRecord;
 use crate::calls::now_ms;
 use std::sync::Arc;
@@ -83,6 +84,12 @@ impl PayscoreState {
     /// When automatic progress is configured, begin and complete the new group's
     /// screenings after the configured delays.
     pub fn schedule_progress(self: &Arc<Self>, id: Uuid) {
+        self.schedule(id, Generation::V1);
+    }
+
+    /// When automatic progress is configured, begin and then complete the group's
+    /// screenings (v1) or verifications (v2) after the configured delays.
+    pub(crate) fn schedule(self: &Arc<Self>, id: Uuid, generation: Generation) {
         let (begin, complete) = (self.config.begin_after, self.config.complete_after);
         if begin.is_none() && complete.is_none() {
             return;
@@ -95,13 +102,11 @@ impl PayscoreState {
                 if let Some(begin) = begin {
                     tokio::time::sleep(begin).await;
                     waited = begin;
-                    let _ = state.advance(id, None, Step::Begin).await;
+                    state.auto_step(generation, id, false).await;
                 }
                 if let Some(complete) = complete {
                     tokio::time::sleep(complete.saturating_sub(waited)).await;
-                    let _ = state
-                        .advance(id, None, Step::Complete("finished".into()))
-                        .await;
+                    state.auto_step(generation, id, true).await;
                 }
             };
             tokio::select! {
@@ -110,6 +115,38 @@ impl PayscoreState {
             }
         });
     }
+
+    /// One automatic step of every screening or verification: begin, or complete.
+    async fn auto_step(&self, generation: Generation, id: Uuid, complete: bool) {
+        match generation {
+            Generation::V1 => {
+                let step = if complete {
+                    Step::Complete("finished".into())
+                } else {
+                    Step::Begin
+                };
+                let _ = self.advance(id, None, step).await;
+            }
+            Generation::V2 => {
+                let step = if complete {
+                    v2::store::Step::Complete
+                } else {
+                    v2::store::Step::Begin
+                };
+                let target = v2::store::Target::default();
+                let _ = self.advance_applicants(id, &target, step).await;
+            }
+        }
+    }
+}
+
+/// Which API generation a group belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Generation {
+    /// A v1 screening group.
+    V1,
+    /// A v2 applicant group.
+    V2,
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use super::PayscoreState;
 use super::model::{CreateGroupRequest, Group, Status};
+use super::v2;
+use super::v2::model::ApplicantGroup;
 use super::validate::{FieldError, validate};
 use crate::calls::now_ms;
 use crate::server::Connection;
@@ -47,6 +49,15 @@ pub enum ApiError {
     /// 409: a group with this correlation id exists (only with unique correlation ids on).
     #[error("A screening group with this correlation_id already exists")]
     Conflict,
+    /// 409 on a v2 create: a group (of either generation) has this correlation id.
+    #[error("An applicant group with this correlation_id already exists")]
+    ApplicantGroupConflict,
+    /// 404 on `GET /api/v1/reports/{id}` (v2).
+    #[error("Report not found")]
+    ReportNotFound,
+    /// 410 on `GET /api/v1/reports/{id}` (v2) once the report expired.
+    #[error("Report data has expired and is no longer available")]
+    ReportExpired,
 }
 
 impl IntoResponse for ApiError {
@@ -54,9 +65,11 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::BadCredentials | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadJson | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound | ApiError::ReportNotReady => StatusCode::NOT_FOUND,
-            ApiError::ReportGone => StatusCode::GONE,
-            ApiError::Conflict => StatusCode::CONFLICT,
+            ApiError::NotFound | ApiError::ReportNotReady | ApiError::ReportNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::ReportGone | ApiError::ReportExpired => StatusCode::GONE,
+            ApiError::Conflict | ApiError::ApplicantGroupConflict => StatusCode::CONFLICT,
         };
         let body = match &self {
             ApiError::Invalid(errors) => {
@@ -81,7 +94,15 @@ pub fn router(state: Shared) -> Router {
             "/api/v1/screening_groups/{id}/report/data",
             get(report_data),
         )
-        .route("/api/v1/applicant_groups", get(applicant_groups))
+        .route(
+            "/api/v1/applicant_groups",
+            get(applicant_groups).post(v2::routes::create),
+        )
+        .route(
+            "/api/v1/applicant_groups/{id}/reports",
+            get(v2::routes::reports),
+        )
+        .route("/api/v1/reports/{id}", get(v2::routes::report))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/api/v1/tenants/auth", post(authenticate))
@@ -103,6 +124,9 @@ fn route_name(method: &Method, path: &str) -> &'static str {
         ("GET", "/api/v1/screening_groups/{id}/report") => "report",
         ("GET", "/api/v1/screening_groups/{id}/report/data") => "report_data",
         ("GET", "/api/v1/applicant_groups") => "applicant_groups",
+        ("POST", "/api/v1/applicant_groups") => "create_applicant_group",
+        ("GET", "/api/v1/applicant_groups/{id}/reports") => "applicant_group_reports",
+        ("GET", "/api/v1/reports/{id}") => "report_v2",
         ("GET", "/files/{name}") => "report_file",
         _ => "unknown",
     }
@@ -173,7 +197,7 @@ async fn create_group(State(state): State<Shared>, body: Bytes) -> Result<Respon
         let mut store = state.write();
         if state.config.unique_correlation_ids
             && let Some(correlation) = &request.correlation_id
-            && !store.find(Some(correlation)).is_empty()
+            && store.correlation_taken(correlation)
         {
             tracing::info!("payscore create refused: correlation_id taken");
             return Err(ApiError::Conflict);
@@ -210,11 +234,15 @@ struct ListQuery {
     statuses: Option<String>,
 }
 
-fn page<'a>(
+/// One page of `items` (oldest first) after the list lag and the `statuses` filter, and the
+/// number of items on all pages.
+fn page<T>(
     state: &PayscoreState,
-    groups: Vec<&'a Group>,
+    items: Vec<T>,
     query: &ListQuery,
-) -> (Vec<&'a Group>, usize) {
+    created_at_ms: impl Fn(&T) -> u64,
+    status: impl Fn(&T) -> Status,
+) -> (Vec<T>, usize) {
     let wanted: Vec<Status> = query
         .statuses
         .as_deref()
@@ -226,15 +254,15 @@ fn page<'a>(
         .unwrap_or_default();
     // A list shows a group only once its lag has passed, as a search index would.
     let visible_before = now_ms().saturating_sub(state.config.list_lag.as_millis() as u64);
-    let groups: Vec<&Group> = groups
+    let items: Vec<T> = items
         .into_iter()
-        .filter(|g| g.created_at_ms <= visible_before)
-        .filter(|g| wanted.is_empty() || wanted.contains(&g.status()))
+        .filter(|g| created_at_ms(g) <= visible_before)
+        .filter(|g| wanted.is_empty() || wanted.contains(&status(g)))
         .collect();
-    let total = groups.len();
+    let total = items.len();
     let size = state.config.page_size;
     let skip = query.page.unwrap_or(1).saturating_sub(1) * size;
-    (groups.into_iter().skip(skip).take(size).collect(), total)
+    (items.into_iter().skip(skip).take(size).collect(), total)
 }
 
 /// Assumed v1 lookup (not publicly documented): `{"screening_groups": [...], "total_count": n}`.
@@ -245,16 +273,86 @@ async fn find_groups(State(state): State<Shared>, Query(query): Query<ListQuery>
     } else {
         query.correlation_id.as_deref()
     };
-    let (groups, total) = page(&state, store.find(filter), &query);
+    let (groups, total) = page(
+        &state,
+        store.find(filter),
+        &query,
+        |g| g.created_at_ms,
+        |g| g.status(),
+    );
     let groups: Vec<_> = groups.into_iter().map(Group::v1).collect();
     Json(json!({ "screening_groups": groups, "total_count": total })).into_response()
 }
 
-/// Documented v2 list: `{"applicant_groups": [...], "total_count": n}`.
+/// A group of either generation in the v2 list.
+enum Listed<'a> {
+    V1(&'a Group),
+    V2(&'a ApplicantGroup),
+}
+
+impl Listed<'_> {
+    fn created_at_ms(&self) -> u64 {
+        match self {
+            Listed::V1(g) => g.created_at_ms,
+            Listed::V2(g) => g.created_at_ms,
+        }
+    }
+
+    fn status(&self) -> Status {
+        match self {
+            Listed::V1(g) => g.status(),
+            Listed::V2(g) => g.status(),
+        }
+    }
+
+    fn view(&self) -> serde_json::Value {
+        match self {
+            Listed::V1(g) => g.v2(),
+            Listed::V2(g) => serde_json::to_value(g.view()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Two lists, each oldest first, as one list oldest first (by creation millisecond, the
+/// earlier list first on a tie); each list keeps its own order.
+fn merge_by_creation<'a>(
+    first: impl Iterator<Item = Listed<'a>>,
+    second: impl Iterator<Item = Listed<'a>>,
+) -> Vec<Listed<'a>> {
+    let (mut first, mut second) = (first.peekable(), second.peekable());
+    let mut merged = Vec::new();
+    loop {
+        let take_first = match (first.peek(), second.peek()) {
+            (Some(a), Some(b)) => a.created_at_ms() <= b.created_at_ms(),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        merged.extend(if take_first {
+            first.next()
+        } else {
+            second.next()
+        });
+    }
+}
+
+/// Documented v2 list: `{"applicant_groups": [...], "total_count": n}`, the v1 screening
+/// groups and the v2 applicant groups together, oldest first (by creation millisecond).
 async fn applicant_groups(State(state): State<Shared>, Query(query): Query<ListQuery>) -> Response {
     let store = state.read();
-    let (groups, total) = page(&state, store.find(query.correlation_id.as_deref()), &query);
-    let groups: Vec<_> = groups.into_iter().map(Group::v2).collect();
+    let correlation = query.correlation_id.as_deref();
+    let groups = merge_by_creation(
+        store.find(correlation).into_iter().map(Listed::V1),
+        store.v2().find(correlation).into_iter().map(Listed::V2),
+    );
+    let (groups, total) = page(
+        &state,
+        groups,
+        &query,
+        Listed::created_at_ms,
+        Listed::status,
+    );
+    let groups: Vec<_> = groups.iter().map(Listed::view).collect();
     Json(json!({ "applicant_groups": groups, "total_count": total })).into_response()
 }
 
@@ -289,7 +387,47 @@ async fn report_data(
     Ok(Json(super::report::report_data(group)).into_response())
 }
 
-async fn report_file(State(state): State<Shared>, Path(name): Path<String>) -> Response {
+/// The query of a "pre-signed" v2 PDF URL (`AWSAccessKeyId` is not checked).
+#[derive(Deserialize)]
+struct FileQuery {
+    #[serde(rename = "Expires")]
+    expires: Option<String>,
+    #[serde(rename = "Signature")]
+    signature: Option<String>,
+}
+
+/// A report PDF. A URL with a `Signature` (v2's pre-signed `pdf_url`) must match its file and
+/// `Expires` and not have expired, else 403 as S3 answers; a URL without one (v1 report URLs,
+/// v2 report `path`s) is served as it is.
+async fn report_file(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    Query(query): Query<FileQuery>,
+) -> Response {
+    if let Some(signature) = &query.signature
+        && let Err(refusal) =
+            state
+                .presigner
+                .check(&name, query.expires.as_deref(), signature, now_ms())
+    {
+        let (code, message) = match refusal {
+            v2::report::Refusal::Expired => ("AccessDenied", "Request has expired"),
+            v2::report::Refusal::BadSignature => (
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided",
+            ),
+        };
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+             <Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "application/xml")],
+            body,
+        )
+            .into_response();
+    }
     match state.read().file(&name) {
         Some(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response(),
         None => (StatusCode::NOT_FOUND, "NoSuchKey").into_response(),

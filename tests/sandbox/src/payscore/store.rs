@@ -5,6 +5,7 @@
 //! after releasing the lock.
 
 use super::model::{CreateGroupRequest, Group, Screening, Status};
+use super::v2::store::ApplicantStore;
 use crate::pdf;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -44,7 +45,7 @@ pub enum StepError {
     NotAllowed(&'static str),
 }
 
-/// All groups.
+/// All groups: the v1 screening groups here, the v2 applicant groups in [`Store::v2`].
 #[derive(Debug)]
 pub struct Store {
     groups: HashMap<Uuid, Group>,
@@ -52,6 +53,7 @@ pub struct Store {
     by_correlation: HashMap<String, Vec<Uuid>>,
     files: HashMap<String, Bytes>,
     rng: fastrand::Rng,
+    applicant_groups: ApplicantStore,
 }
 
 impl Store {
@@ -63,7 +65,24 @@ impl Store {
             by_correlation: HashMap::new(),
             files: HashMap::new(),
             rng: fastrand::Rng::with_seed(seed ^ 0x5041_5953_434f_5245),
+            applicant_groups: ApplicantStore::new(seed),
         }
+    }
+
+    /// The v2 applicant groups.
+    pub fn v2(&self) -> &ApplicantStore {
+        &self.applicant_groups
+    }
+
+    /// The v2 applicant groups, for changes.
+    pub fn v2_mut(&mut self) -> &mut ApplicantStore {
+        &mut self.applicant_groups
+    }
+
+    /// Whether a group of either generation has this correlation id.
+    pub fn correlation_taken(&self, correlation_id: &str) -> bool {
+        !self.find(Some(correlation_id)).is_empty()
+            || !self.applicant_groups.find(Some(correlation_id)).is_empty()
     }
 
     fn uuid(&mut self) -> Uuid {
@@ -121,9 +140,12 @@ impl Store {
         ids.iter().filter_map(|id| self.groups.get(id)).collect()
     }
 
-    /// The report file with this name.
+    /// The report file with this name (a v1 or a v2 report).
     pub fn file(&self, name: &str) -> Option<Bytes> {
-        self.files.get(name).cloned()
+        self.files
+            .get(name)
+            .cloned()
+            .or_else(|| self.applicant_groups.file(name))
     }
 
     /// Apply `step` to one screening (or to every screening it applies to).

@@ -134,7 +134,8 @@ pub fn email_syntax_ok(email: &str) -> bool {
         && !domain.ends_with('.')
 }
 
-fn e164(phone: &str) -> bool {
+/// A phone number with the international code: `+` and 7 to 15 digits.
+pub(crate) fn e164(phone: &str) -> bool {
     phone.len() >= 8
         && phone.len() <= 16
         && phone.starts_with('+')
