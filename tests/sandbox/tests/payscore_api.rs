@@ -256,6 +256,22 @@ async fn both_lookups_by_correlation_id_see_the_same_groups() {
         json!([]),
         "page 2 of 2 groups with 25 per page"
     );
+    let huge = get(format!("{base}/api/v1/applicant_groups?page={}", u64::MAX)).await;
+    assert_eq!(
+        huge["applicant_groups"],
+        json!([]),
+        "a page far past the end"
+    );
+    let not_started = get(format!(
+        "{base}/api/v1/applicant_groups?statuses=not_started"
+    ))
+    .await;
+    assert_eq!(not_started["total_count"], 2);
+    let unknown = get(format!("{base}/api/v1/applicant_groups?statuses=pending")).await;
+    assert_eq!(
+        unknown["total_count"], 0,
+        "a status filter naming no known status matches nothing"
+    );
 }
 
 #[tokio::test]

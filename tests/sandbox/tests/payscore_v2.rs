@@ -316,6 +316,11 @@ async fn a_two_person_household_gets_one_income_and_two_identity_reports_with_si
         .await
         .expect("completed");
     assert_eq!(outcome.group.status, Status::Completed);
+    assert_eq!(
+        outcome.webhooks.len(),
+        11,
+        "4 started, 4 completed, 3 reports ready"
+    );
     assert!(outcome.webhooks.iter().all(|w| w.delivered));
     assert!(
         outcome

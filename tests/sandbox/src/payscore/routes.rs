@@ -243,25 +243,26 @@ fn page<T>(
     created_at_ms: impl Fn(&T) -> u64,
     status: impl Fn(&T) -> Status,
 ) -> (Vec<T>, usize) {
-    let wanted: Vec<Status> = query
-        .statuses
-        .as_deref()
-        .map(|s| {
-            s.split(',')
-                .filter_map(|s| serde_json::from_value(json!(s.trim())).ok())
-                .collect()
-        })
-        .unwrap_or_default();
+    // `statuses` naming no known status (e.g. `pending`) matches nothing, not everything.
+    let wanted: Option<Vec<Status>> = query.statuses.as_deref().map(|s| {
+        s.split(',')
+            .filter_map(|s| serde_json::from_value(json!(s.trim())).ok())
+            .collect()
+    });
     // A list shows a group only once its lag has passed, as a search index would.
     let visible_before = now_ms().saturating_sub(state.config.list_lag.as_millis() as u64);
     let items: Vec<T> = items
         .into_iter()
         .filter(|g| created_at_ms(g) <= visible_before)
-        .filter(|g| wanted.is_empty() || wanted.contains(&status(g)))
+        .filter(|g| wanted.as_ref().is_none_or(|w| w.contains(&status(g))))
         .collect();
     let total = items.len();
     let size = state.config.page_size;
-    let skip = query.page.unwrap_or(1).saturating_sub(1) * size;
+    let skip = query
+        .page
+        .unwrap_or(1)
+        .saturating_sub(1)
+        .saturating_mul(size);
     (items.into_iter().skip(skip).take(size).collect(), total)
 }
 
