@@ -1,6 +1,8 @@
 //! Payscore's v1 screening-group API: the token from `/api/v1/tenants/auth` (cached, renewed
 //! before it expires and once on a 401), the group lookup by `correlation_id`, creation, and
-//! the report.
+//! the report. The current (v2) applicant-group routes are in [`v2`], on the same client.
+
+pub mod v2;
 
 use super::http::{Answer, CallError, Downstream};
 use crate::config::Lookup;
