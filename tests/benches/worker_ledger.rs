@@ -107,7 +107,12 @@ async fn screening_job(ledger: &Ledger, id: &str) {
     ledger.application("p", id).await.expect("application");
     assert!(ledger.begin_create(&claim, "p", id).await.expect("intent"));
     ledger
-        .group_created("p", id, &format!("g-{id}"))
+        .group_created(
+            "p",
+            id,
+            &format!("g-{id}"),
+            worker::properties::PayscoreApi::V1,
+        )
         .await
         .expect("group");
     claim.release().await;

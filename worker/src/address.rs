@@ -1,6 +1,16 @@
 //! Turning Entrata's contact data into what Payscore v1 accepts: US states spelled out in
 //! full ("No initials") and phone numbers in E.164.
 
+/// The USPS code of a US state, district or territory (`CA`), from its code or its name in any
+/// case, as Payscore's v2 examples write it. `None` for anything else.
+pub fn state_code(state: &str) -> Option<&'static str> {
+    let s = state.trim();
+    STATES
+        .iter()
+        .find(|(code, name)| code.eq_ignore_ascii_case(s) || name.eq_ignore_ascii_case(s))
+        .map(|(code, _)| *code)
+}
+
 /// The full name of a US state, district or territory, from its USPS code or its name in any
 /// case. `None` for anything else.
 pub fn state_name(state: &str) -> Option<&'static str> {

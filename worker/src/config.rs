@@ -1,7 +1,7 @@
 //! The worker's configuration, read once from the environment.
 
 use crate::ledger::LedgerConfig;
-use crate::properties::Properties;
+use crate::properties::{Properties, Verification};
 use shared::amqp::{
     self, DEFAULT_REPORT_CHECK_FIRST_DELAY, DEFAULT_REPORT_CHECK_SCHEDULE, DEFAULT_RETRY_SCHEDULE,
 };
@@ -63,6 +63,9 @@ pub struct WorkerConfig {
     pub payload_paths: PayloadPaths,
     /// `PHONE_DEFAULT_COUNTRY_CODE` (default 1).
     pub phone_country_code: u16,
+    /// `PAYSCORE_V2_VERIFICATION_TYPES`: the wire name of each verification a v2 property may
+    /// ask for (the reference confirms only `asset_verification`).
+    pub verification_types: std::collections::BTreeMap<Verification, String>,
     /// `PAYSCORE_MONTHLY_RENT`: `required` (default: the current v1 page requires it; an
     /// application without rent is dead-lettered as `rent_unknown` before any call) or
     /// `optional` (an older page: left out, and the multiplier is not calculated).
@@ -224,6 +227,7 @@ impl WorkerConfig {
                 ),
             },
             phone_country_code: env.parse_or("PHONE_DEFAULT_COUNTRY_CODE", 1)?,
+            verification_types: verification_types(env)?,
             rent_required,
             prefetch,
             reports_prefetch,
@@ -251,6 +255,34 @@ impl WorkerConfig {
             common,
         })
     }
+}
+
+/// `PAYSCORE_V2_VERIFICATION_TYPES`: `income=…,identity=…,asset=…`; a name left out keeps its
+/// default wire name (`income_verification`, `identity_verification`, `asset_verification`).
+fn verification_types(
+    env: &impl Env,
+) -> Result<std::collections::BTreeMap<Verification, String>, ConfigError> {
+    const KEY: &str = "PAYSCORE_V2_VERIFICATION_TYPES";
+    let mut types: std::collections::BTreeMap<Verification, String> = Verification::ALL
+        .into_iter()
+        .map(|v| (v, format!("{}_verification", v.as_str())))
+        .collect();
+    for item in env.list(KEY) {
+        let (name, wire) = item.split_once('=').ok_or_else(|| {
+            ConfigError::new(
+                KEY,
+                "each entry must read name=wire_name, e.g. income=income_verification",
+            )
+        })?;
+        let verification = Verification::parse(name)
+            .ok_or_else(|| ConfigError::new(KEY, "names are income, identity and asset"))?;
+        let wire = wire.trim();
+        if wire.is_empty() {
+            return Err(ConfigError::new(KEY, "a wire name must not be empty"));
+        }
+        types.insert(verification, wire.to_owned());
+    }
+    Ok(types)
 }
 
 /// Event names compare without case or punctuation: `ApplicationSubmitted`,

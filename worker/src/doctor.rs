@@ -13,6 +13,7 @@ use crate::clients::payscore::{PayscoreClient, PayscoreError};
 use crate::config::{Lookup, WorkerConfig};
 use crate::ledger::{Ledger, LedgerMetrics, migrate};
 use crate::metrics::WorkerMetrics;
+use crate::properties::{PayscoreApi, PropertySettings};
 use lapin::{Connection, ConnectionProperties};
 use shared::metrics::Metrics;
 use std::fmt;
@@ -279,7 +280,55 @@ async fn payscore_checks(config: &WorkerConfig, payscore: &PayscoreClient) -> Ve
             format!("{error}: set PAYSCORE_LOOKUP to the list route Payscore filters"),
         ),
     };
-    vec![credentials, lookup]
+    let mut checks = vec![credentials, lookup];
+    checks.extend(payscore_v2(config, payscore).await);
+    checks
+}
+
+/// For properties on Payscore's v2 API: the applicant-group list answers (the route v2 report
+/// checks read a group's status from), and which wire names their verifications are sent as.
+async fn payscore_v2(config: &WorkerConfig, payscore: &PayscoreClient) -> Option<Check> {
+    let mut v2: Vec<(&str, &PropertySettings)> = config
+        .properties
+        .ids()
+        .filter_map(|id| Some((id, config.properties.get(id)?)))
+        .filter(|(_, s)| s.payscore_api == PayscoreApi::V2)
+        .collect();
+    if v2.is_empty() {
+        return None;
+    }
+    v2.sort_by_key(|(id, _)| *id);
+    let name = "payscore.v2";
+    let probe = format!("doctor:{}", uuid::Uuid::now_v7());
+    if let Err(error) = payscore.applicant_group_status(&probe, &probe).await {
+        return Some(Check::new(
+            name,
+            Verdict::Fail,
+            format!(
+                "{} properties use payscore_api = \"v2\" but the applicant-group list does not answer: {error}",
+                v2.len()
+            ),
+        ));
+    }
+    let described: Vec<String> = v2
+        .iter()
+        .map(|(id, settings)| {
+            let wires: Vec<&str> = settings
+                .verifications
+                .iter()
+                .filter_map(|v| config.verification_types.get(v).map(String::as_str))
+                .collect();
+            format!("{id} ({})", wires.join(", "))
+        })
+        .collect();
+    Some(Check::new(
+        name,
+        Verdict::Ok,
+        format!(
+            "the applicant-group list answers; v2 properties and the verifications they ask for: {}",
+            described.join("; ")
+        ),
+    ))
 }
 
 /// `PUBLIC_BASE_URL/webhooks/payscore` reaches our ingest: an unsigned webhook gets 401.

@@ -9,6 +9,7 @@ use shared::config::{EXIT_CONFIG, ProcessEnv};
 use std::process::ExitCode;
 use worker::config::WorkerConfig;
 use worker::ledger::{Ledger, LedgerConfig, LedgerMetrics};
+use worker::properties::PayscoreApi;
 use worker::replay::{ReplayArgs, replay};
 use worker::status::{StatusArgs, journey, render};
 use worker::sweep::{SweepArgs, sweep};
@@ -247,19 +248,30 @@ fn status(args: &[String]) -> ExitCode {
 }
 
 const RESOLVE_USAGE: &str = "usage: worker resolve --property <id> --application <id> \
-     (--group <screening group id> | --not-created)";
+     (--group <screening group id> [--api v1|v2] | --not-created)";
 
 /// `worker resolve`: an operator's answer to `create_outcome_unknown`, after looking in
 /// Payscore for a group with the application's correlation id.
 fn resolve(args: &[String]) -> ExitCode {
     let mut it = args.iter();
     let (mut property, mut application, mut group, mut not_created) = (None, None, None, false);
+    let mut api = PayscoreApi::V1;
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--property" => property = it.next().cloned(),
             "--application" => application = it.next().cloned(),
             "--group" => group = it.next().cloned(),
             "--not-created" => not_created = true,
+            "--api" => {
+                api = match it.next().map(String::as_str) {
+                    Some("v1") => PayscoreApi::V1,
+                    Some("v2") => PayscoreApi::V2,
+                    _ => {
+                        eprintln!("worker resolve: --api takes v1 or v2\n{RESOLVE_USAGE}");
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                }
+            }
             other => {
                 eprintln!("worker resolve: unknown argument {other:?}\n{RESOLVE_USAGE}");
                 return ExitCode::from(EXIT_CONFIG);
@@ -278,7 +290,8 @@ fn resolve(args: &[String]) -> ExitCode {
         Ok(ledger) => ledger,
         Err(code) => return code,
     };
-    match runtime().block_on(ledger.resolve_create(&property, &application, group.as_deref())) {
+    match runtime().block_on(ledger.resolve_create(&property, &application, group.as_deref(), api))
+    {
         Ok(true) => {
             println!(
                 "resolve: application {application} at property {property}: {}; now replay its dead letter",

@@ -11,11 +11,72 @@
 //! [properties."100234"]
 //! decision_maker_display_name = "Maple Court Apartments"
 //! income_multiplier_threshold = 3.0
+//!
+//! [properties."100235"]
+//! payscore_api = "v2"                      # Payscore's applicant groups (default "v1")
+//! verifications = ["income", "identity"]   # v2 only; default ["income"]
+//! property_name = "Birch Lofts"            # v2's property name (default: the display name)
 //! ```
 //! A property that is not listed, or is listed with `enabled = false`, is not enabled.
 
 use serde::Deserialize;
 use std::collections::HashMap;
+
+/// Which generation of Payscore's API a property's new groups are created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayscoreApi {
+    /// Screening groups (`/api/v1/screening_groups`), income only.
+    #[default]
+    V1,
+    /// Applicant groups (`/api/v1/applicant_groups`), with verifications per applicant.
+    V2,
+}
+
+impl PayscoreApi {
+    /// `v1` or `v2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayscoreApi::V1 => "v1",
+            PayscoreApi::V2 => "v2",
+        }
+    }
+}
+
+/// A verification a v2 property asks of every invited applicant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Verification {
+    /// Income (one household report).
+    Income,
+    /// Identity (one report per applicant).
+    Identity,
+    /// Assets (one household report).
+    Asset,
+}
+
+impl Verification {
+    /// Every verification, in the order they are named.
+    pub const ALL: [Verification; 3] = [
+        Verification::Income,
+        Verification::Identity,
+        Verification::Asset,
+    ];
+
+    /// The name used in `PROPERTIES_FILE` and `PAYSCORE_V2_VERIFICATION_TYPES`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verification::Income => "income",
+            Verification::Identity => "identity",
+            Verification::Asset => "asset",
+        }
+    }
+
+    /// From its name, without case.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(name.trim()))
+    }
+}
 
 /// One property's effective settings (its table over `[defaults]`).
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +91,12 @@ pub struct PropertySettings {
     pub invite_customer_types: Vec<String>,
     /// Entrata lease file type of the uploaded report.
     pub document_file_type: String,
+    /// The API generation new groups are created with.
+    pub payscore_api: PayscoreApi,
+    /// What every invited applicant is asked to verify (v2; v1 is income only).
+    pub verifications: Vec<Verification>,
+    /// The property's name in a v2 group (default: `decision_maker_display_name`).
+    pub property_name: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -41,6 +108,9 @@ struct Table {
     invite_customer_types: Option<Vec<String>>,
     document_file_type: Option<String>,
     enabled: Option<bool>,
+    payscore_api: Option<String>,
+    verifications: Option<Vec<String>>,
+    property_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,7 +198,49 @@ impl Properties {
             if types.is_empty() {
                 return Err(invalid("invite_customer_types must not be empty"));
             }
+            let api = match table
+                .payscore_api
+                .as_deref()
+                .or(file.defaults.payscore_api.as_deref())
+                .map(|a| a.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("v1") => PayscoreApi::V1,
+                Some("v2") => PayscoreApi::V2,
+                Some(_) => return Err(invalid("payscore_api must be \"v1\" or \"v2\"")),
+            };
+            let names = table
+                .verifications
+                .clone()
+                .or_else(|| file.defaults.verifications.clone())
+                .unwrap_or_else(|| vec!["income".to_owned()]);
+            let mut verifications = Vec::new();
+            for name in &names {
+                let verification = Verification::parse(name).ok_or_else(|| {
+                    invalid("verifications may name only \"income\", \"identity\" and \"asset\"")
+                })?;
+                if !verifications.contains(&verification) {
+                    verifications.push(verification);
+                }
+            }
+            if verifications.is_empty() {
+                return Err(invalid("verifications must not be empty"));
+            }
+            if api == PayscoreApi::V1 && verifications != [Verification::Income] {
+                return Err(invalid(
+                    "identity and asset verification need payscore_api = \"v2\" (v1 verifies income only)",
+                ));
+            }
+            let property_name = table
+                .property_name
+                .clone()
+                .or_else(|| file.defaults.property_name.clone())
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| name.clone());
             let settings = PropertySettings {
+                payscore_api: api,
+                verifications,
+                property_name,
                 decision_maker_display_name: name,
                 is_decision_maker_paying: table
                     .is_decision_maker_paying
@@ -210,6 +322,53 @@ mod tests {
         assert!(p.get("200").is_none());
         assert!(p.get("999").is_none());
         assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn a_property_may_ask_for_v2_with_its_verifications_and_v1_stays_income_only() {
+        let p = Properties::parse(
+            r#"
+            [defaults]
+            decision_maker_display_name = "Acme"
+            [properties."1"]
+            [properties."2"]
+            payscore_api = "v2"
+            verifications = ["Income", "identity", "income"]
+            property_name = "Birch Lofts"
+            [properties."3"]
+            payscore_api = "v2"
+            "#,
+        )
+        .expect("valid");
+        let v1 = p.get("1").expect("enabled");
+        assert_eq!(v1.payscore_api, PayscoreApi::V1);
+        assert_eq!(v1.verifications, [Verification::Income]);
+        let v2 = p.get("2").expect("enabled");
+        assert_eq!(v2.payscore_api, PayscoreApi::V2);
+        assert_eq!(
+            v2.verifications,
+            [Verification::Income, Verification::Identity],
+            "named without case, each once"
+        );
+        assert_eq!(v2.property_name, "Birch Lofts");
+        let plain = p.get("3").expect("enabled");
+        assert_eq!(plain.verifications, [Verification::Income]);
+        assert_eq!(plain.property_name, "Acme", "the display name by default");
+        for bad in [
+            "payscore_api = \"v3\"",
+            "verifications = [\"credit\"]",
+            "verifications = []",
+            "verifications = [\"identity\"]",
+        ] {
+            let text = format!("[properties.\"1\"]\ndecision_maker_display_name = \"A\"\n{bad}");
+            assert!(
+                matches!(
+                    Properties::parse(&text),
+                    Err(PropertiesError::Invalid { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

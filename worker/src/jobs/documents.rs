@@ -28,6 +28,22 @@ pub fn file_name(group_id: &str, pdf: &[u8]) -> String {
     format!("payscore-{safe}-{}.pdf", report_hash(pdf))
 }
 
+/// `payscore-<kind>-<group id>-<report id>.pdf` for a v2 report: which report it is, of which
+/// group, and one name per report id (the same report uploaded again has the same name).
+pub fn report_file_name(kind: &str, group_id: &str, report_id: &str) -> String {
+    let safe = |text: &str| -> String {
+        text.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect()
+    };
+    format!(
+        "payscore-{}-{}-{}.pdf",
+        safe(&kind.to_ascii_lowercase()),
+        safe(group_id),
+        safe(report_id)
+    )
+}
+
 /// A per-file status that is not a success, described without applicant data.
 pub fn failed_file(result: &Value) -> Option<String> {
     let files = json::wrapped(result, "files", "file");
@@ -57,6 +73,14 @@ mod tests {
         assert_eq!(a, file_name("905963d4-0649", b"%PDF-1.4 one"));
         assert_ne!(a, file_name("905963d4-0649", b"%PDF-1.4 two"));
         assert!(a.starts_with("payscore-905963d4-0649-") && a.ends_with(".pdf"));
+    }
+
+    #[test]
+    fn v2_file_names_say_which_report_of_which_group() {
+        assert_eq!(
+            report_file_name("Identity", "4516efb4-aa", "2d376488/../x"),
+            "payscore-identity-4516efb4-aa-2d376488x.pdf"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The report-check job: the screening job forwards one for every group it creates, and the
-//! reports job re-schedules it until the household completes or the request expires. It is
-//! the fallback for a lost `SCREENING_GROUP_COMPLETED` webhook.
+//! reports job re-schedules it until the household completes (v1) or every report it asked
+//! for exists (v2), or the request expires. It is the fallback for a lost
+//! `SCREENING_GROUP_COMPLETED` (v1) or `REPORT_READY` (v2) webhook.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,4 +17,18 @@ pub struct ReportCheck {
     pub check: u32,
     /// When the group was created (Unix ms): checks stop after Payscore's 14-day expiry.
     pub group_created_at_ms: i64,
+    /// `v2` for an applicant group (absent: a v1 screening group, as in checks queued before
+    /// there was a choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// v2: how many reports the group will have once every verification is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_reports: Option<u32>,
+}
+
+impl ReportCheck {
+    /// Whether the group is an applicant group (v2).
+    pub fn is_v2(&self) -> bool {
+        self.api.as_deref() == Some("v2")
+    }
 }

@@ -15,14 +15,23 @@
 //! and the file name after. An intent without an outcome (an upload that timed out) is
 //! resolved by Entrata's document list for the application's lease. Every other webhook code
 //! is acknowledged and counted.
+//!
+//! Applicant groups (Payscore v2) have one report per household verification (income, asset)
+//! and one identity report per applicant: `REPORT_READY` names one report, which is fetched by
+//! its id and uploaded as `payscore-<kind>-<group>-<report id>.pdf`, once per report id; a
+//! v2 report check lists the group's reports and uploads each one not uploaded yet, until the
+//! group is `completed` and every report it asked for is in the applicant file.
 
 use crate::clients::entrata::EntrataClient;
 use crate::clients::entrata::EntrataError;
+use crate::clients::payscore::v2::ReportV2;
 use crate::clients::payscore::{PayscoreClient, PayscoreError, ReportUrl};
 use crate::config::WorkerConfig;
 use crate::consumer::Handler;
 use crate::jobs::classify::{entrata_failure, payscore_failure, wait_for_schedule};
-use crate::jobs::documents::{failed_file, file_name, parse_correlation, report_hash};
+use crate::jobs::documents::{
+    failed_file, file_name, parse_correlation, report_file_name, report_hash,
+};
 use crate::jobs::report_check::{self, ReportCheck};
 use crate::json;
 use crate::ledger::claims::group_key;
@@ -53,6 +62,9 @@ const KNOWN_CODES: &[&str] = &[
     "NO_ONLINE_BANKING",
     "REPORT_SOON_TO_EXPIRE",
     "REPORT_EXPIRED",
+    "VERIFICATION_STARTED",
+    "VERIFICATION_COMPLETED",
+    "REPORT_READY",
 ];
 
 /// The reports job.
@@ -72,10 +84,12 @@ pub struct ReportsJob {
 
 /// What a reports delivery asks for.
 enum Request {
-    /// A Payscore webhook with its code.
+    /// A Payscore webhook with its code, its group (`screening_group_id` in v1,
+    /// `applicant_group_id` in v2) and, for `REPORT_READY`, its report.
     Webhook {
         code: String,
         group_id: Option<String>,
+        report_id: Option<String>,
     },
     /// A scheduled check.
     Check(ReportCheck),
@@ -88,7 +102,9 @@ fn parse(job: &Job) -> Option<Request> {
     let body: Value = serde_json::from_slice(&job.body).ok()?;
     Some(Request::Webhook {
         code: json::text(json::field(&body, "code")).unwrap_or_default(),
-        group_id: json::text(json::field(&body, "screening_group_id")),
+        group_id: json::text(json::field(&body, "screening_group_id"))
+            .or_else(|| json::text(json::field(&body, "applicant_group_id"))),
+        report_id: json::text(json::field(&body, "report_id")),
     })
 }
 
@@ -112,9 +128,13 @@ impl Handler for ReportsJob {
             ),
             Some(Request::Check(check)) => {
                 let group_id = check.screening_group_id.clone();
-                self.claimed(job, &group_id, Some(check)).await
+                self.claimed(job, &group_id, Work::Check(check)).await
             }
-            Some(Request::Webhook { code, group_id }) => {
+            Some(Request::Webhook {
+                code,
+                group_id,
+                report_id,
+            }) => {
                 let upper = code.to_ascii_uppercase();
                 // Count each delivery once, not on every in-process retry.
                 if job.attempt == 0 {
@@ -128,19 +148,36 @@ impl Handler for ReportsJob {
                         .with_label_values(&[&label])
                         .inc();
                 }
-                match (upper.as_str(), group_id) {
-                    ("SCREENING_GROUP_COMPLETED", Some(group_id)) => {
-                        self.claimed(job, &group_id, None).await
+                match (upper.as_str(), group_id, report_id) {
+                    ("SCREENING_GROUP_COMPLETED", Some(group_id), _) => {
+                        self.claimed(job, &group_id, Work::Completed).await
                     }
-                    ("SCREENING_GROUP_COMPLETED", None) => Outcome::dead(
+                    ("SCREENING_GROUP_COMPLETED", None, _) => Outcome::dead(
                         DeadReason::UnreadableDelivery,
                         "completion webhook without screening_group_id",
+                    ),
+                    ("REPORT_READY", Some(group_id), Some(report_id)) => {
+                        self.claimed(job, &group_id, Work::Report(report_id)).await
+                    }
+                    ("REPORT_READY", _, _) => Outcome::dead(
+                        DeadReason::UnreadableDelivery,
+                        "REPORT_READY without applicant_group_id or report_id",
                     ),
                     _ => self.metrics.ignore(QUEUE, Ignore::NoActionNeeded),
                 }
             }
         }
     }
+}
+
+/// What a claimed reports job does.
+enum Work {
+    /// A scheduled check (either generation).
+    Check(ReportCheck),
+    /// v1: the household completed; upload its report.
+    Completed,
+    /// v2: upload this report.
+    Report(String),
 }
 
 /// A ledger failure as the outcome that waits for the ledger.
@@ -156,17 +193,19 @@ struct Owner {
 }
 
 impl ReportsJob {
-    /// Run a check or a completion under the group's fleet-wide claim.
-    async fn claimed(&self, job: &Job, group_id: &str, check: Option<ReportCheck>) -> Outcome {
+    /// Run a check, a completion or a report under the group's fleet-wide claim.
+    async fn claimed(&self, job: &Job, group_id: &str, work: Work) -> Outcome {
         job.note(|t| t.group_id = Some(group_id.to_owned()));
         let claim = match self.ledger.claim(&group_key(group_id), &job.run_id).await {
             Ok(ClaimAttempt::Held(claim)) => claim,
             Ok(ClaimAttempt::Busy) => return Outcome::Busy,
             Err(error) => return ledger_down(error),
         };
-        let outcome = match check {
-            Some(check) => self.check(job, check, &claim).await,
-            None => self.upload(job, group_id, None, &claim).await,
+        let outcome = match work {
+            Work::Check(check) if check.is_v2() => self.check_v2(job, check, &claim).await,
+            Work::Check(check) => self.check(job, check, &claim).await,
+            Work::Completed => self.upload(job, group_id, None, &claim).await,
+            Work::Report(report_id) => self.upload_v2(job, group_id, &report_id, &claim).await,
         };
         claim.release().await;
         outcome
@@ -185,13 +224,25 @@ impl ReportsJob {
                 .upload(job, &check.screening_group_id, Some(&group), claim)
                 .await;
         }
-        let age = Duration::from_millis(
-            (shared::envelope::now_millis() - check.group_created_at_ms).max(0) as u64,
-        );
         let expired = json::field(&group, "is_expired")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        if expired || age >= self.config.report_check_max_age {
+        if expired {
+            tracing::info!(group_id = %check.screening_group_id, checks = check.check, "household never completed; checks stop");
+            return Outcome::Expired(
+                "the verification request expired before the household completed",
+            );
+        }
+        self.next_check(check)
+    }
+
+    /// The next check, or the end of the checks once the group is older than
+    /// `REPORT_CHECK_MAX_AGE` (Payscore's expiry).
+    fn next_check(&self, check: ReportCheck) -> Outcome {
+        let age = Duration::from_millis(
+            (shared::envelope::now_millis() - check.group_created_at_ms).max(0) as u64,
+        );
+        if age >= self.config.report_check_max_age {
             tracing::info!(group_id = %check.screening_group_id, checks = check.check, "household never completed; checks stop");
             return Outcome::Expired(
                 "the verification request expired before the household completed",
@@ -278,8 +329,28 @@ impl ReportsJob {
             Err(outcome) => return outcome,
         };
         let (name, key) = (file_name(group_id, &pdf), report_hash(&pdf));
-        job.note(|t| t.file_name = Some(name.clone()));
-        let state = match self.ledger.report(group_id, &key).await {
+        self.store(job, group_id, &owner, settings, pdf, &name, &key, claim)
+            .await
+    }
+
+    /// Upload `pdf` as `name` unless the ledger (or, when it cannot tell, the document list)
+    /// says report `key` of the group is already in the applicant file; record the intent
+    /// before and the outcome after.
+    #[allow(clippy::too_many_arguments)]
+    async fn store(
+        &self,
+        job: &Job,
+        group_id: &str,
+        owner: &Owner,
+        settings: &PropertySettings,
+        pdf: Vec<u8>,
+        name: &str,
+        key: &str,
+        claim: &Claim,
+    ) -> Outcome {
+        let app = &owner.application;
+        job.note(|t| t.file_name = Some(name.to_owned()));
+        let state = match self.ledger.report(group_id, key).await {
             Ok(state) => state,
             Err(error) => return ledger_down(error),
         };
@@ -295,12 +366,11 @@ impl ReportsJob {
             return Outcome::Duplicate(None);
         }
         if look {
-            match self.in_applicant_file(app, &name).await {
+            match self.in_applicant_file(app, name).await {
                 Ok(false) => {}
                 Ok(true) => {
                     tracing::info!(group_id, "report already in the applicant file");
-                    if let Err(error) = self.ledger.found_uploaded(group_id, &key, &name, app).await
-                    {
+                    if let Err(error) = self.ledger.found_uploaded(group_id, key, name, app).await {
                         return ledger_down(error);
                     }
                     return Outcome::Duplicate(None);
@@ -310,14 +380,14 @@ impl ReportsJob {
         }
         match self
             .ledger
-            .begin_upload(claim, group_id, &key, &name, app)
+            .begin_upload(claim, group_id, key, name, app)
             .await
         {
             Ok(true) => {}
             Ok(false) => return Outcome::Busy,
             Err(error) => return ledger_down(error),
         }
-        self.send(group_id, &key, &name, app, settings, pdf).await
+        self.send(group_id, key, name, app, settings, pdf).await
     }
 
     /// Download the group's report: the URL (404 not ready, 410 expired), then the PDF
@@ -340,9 +410,15 @@ impl ReportsJob {
             }
             Err(error) => return Err(payscore_failure(error, "report_url")),
         };
+        self.download_pdf(&url, group_id).await
+    }
+
+    /// Download a report PDF from its pre-signed link (bounded, must be a PDF). An `Err`
+    /// ends the job.
+    async fn download_pdf(&self, url: &str, group_id: &str) -> Result<Vec<u8>, Outcome> {
         let pdf = match self
             .payscore
-            .download(&url, self.config.report_max_bytes)
+            .download(url, self.config.report_max_bytes)
             .await
         {
             Ok(answer) if answer.is_success() => answer.body,
@@ -362,6 +438,120 @@ impl ReportsJob {
             ));
         }
         Ok(pdf)
+    }
+
+    /// v2: upload one report of an applicant group, once per report id.
+    async fn upload_v2(
+        &self,
+        job: &Job,
+        group_id: &str,
+        report_id: &str,
+        claim: &Claim,
+    ) -> Outcome {
+        // Payscore's v2 API has no documented read of a group by id: the ledger is the only
+        // way from a group to its application.
+        let application = match self.ledger.application_of_group(group_id).await {
+            Ok(Some(application)) => application,
+            Ok(None) => {
+                return unknown_group(
+                    group_id,
+                    "the ledger does not know this applicant group (v2 groups cannot be read by id)",
+                );
+            }
+            Err(error) => return ledger_down(error),
+        };
+        let owner = Owner {
+            application,
+            from_ledger: true,
+        };
+        let app = &owner.application;
+        job.note(|t| {
+            t.property_id = Some(app.property_id.clone());
+            t.application_id = Some(app.application_id.clone());
+        });
+        let Some(settings) = self.config.properties.get(&app.property_id) else {
+            return self.metrics.ignore(QUEUE, Ignore::PropertyNotEnabled);
+        };
+        // Already uploaded: no need to fetch it again.
+        match self.ledger.report(group_id, report_id).await {
+            Ok(ReportState::Uploaded) => {
+                tracing::info!(group_id, report_id, "report already uploaded");
+                return Outcome::Duplicate(None);
+            }
+            Ok(_) => {}
+            Err(error) => return ledger_down(error),
+        }
+        let (kind, url) = match self.payscore.report_v2(report_id).await {
+            Ok(ReportV2::Ready { kind, pdf_url, .. }) => (kind, pdf_url),
+            Ok(ReportV2::NotReady) => {
+                return Outcome::Retry(Failure::new(
+                    "report_not_ready",
+                    format!("Payscore has no report {report_id} yet (404)"),
+                    None,
+                ));
+            }
+            Ok(ReportV2::Expired) => {
+                return Outcome::dead(
+                    DeadReason::ReportExpired,
+                    format!("report {report_id} of group {group_id} expired (410)"),
+                );
+            }
+            Err(error) => return payscore_failure(error, "report_v2"),
+        };
+        let pdf = match self.download_pdf(&url, group_id).await {
+            Ok(pdf) => pdf,
+            Err(outcome) => return outcome,
+        };
+        let name = report_file_name(kind.as_str(), group_id, report_id);
+        self.store(
+            job, group_id, &owner, settings, pdf, &name, report_id, claim,
+        )
+        .await
+    }
+
+    /// v2: upload every report of the group not uploaded yet; then stop once the group is
+    /// `completed` and has every report it asked for, else check again later.
+    async fn check_v2(&self, job: &Job, check: ReportCheck, claim: &Claim) -> Outcome {
+        let group_id = check.screening_group_id.clone();
+        let mut reports = match self.payscore.applicant_group_reports(&group_id).await {
+            Ok(Some(reports)) => reports,
+            Ok(None) => return self.metrics.ignore(QUEUE, Ignore::GroupUnknown),
+            Err(error) => return payscore_failure(error, "applicant_group_reports"),
+        };
+        // Expired ones last: one that was never uploaded ends the checks in a dead letter, and
+        // the others must be in the applicant file by then.
+        reports.sort_by_key(|r| r.expired);
+        for report in &reports {
+            match self.upload_v2(job, &group_id, &report.id, claim).await {
+                Outcome::Done(_) | Outcome::Duplicate(_) => {}
+                other => return other,
+            }
+        }
+        let application = match self.ledger.application_of_group(&group_id).await {
+            Ok(Some(application)) => application,
+            Ok(None) => return unknown_group(&group_id, "the ledger does not know it"),
+            Err(error) => return ledger_down(error),
+        };
+        let correlation = format!(
+            "entrata:{}:{}",
+            application.property_id, application.application_id
+        );
+        let status = match self
+            .payscore
+            .applicant_group_status(&correlation, &group_id)
+            .await
+        {
+            Ok(status) => status.unwrap_or_default(),
+            Err(error) => return payscore_failure(error, "applicant_group_status"),
+        };
+        let all_there = check
+            .expected_reports
+            .is_none_or(|n| reports.len() >= n as usize);
+        if status.eq_ignore_ascii_case("completed") && all_there && !reports.is_empty() {
+            tracing::info!(group_id = %group_id, reports = reports.len(), checks = check.check, "every report of the applicant group is in the applicant file");
+            return Outcome::Done(None);
+        }
+        self.next_check(check)
     }
 
     /// Whether the application's lease already lists a document named `name`.

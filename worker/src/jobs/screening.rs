@@ -13,8 +13,11 @@
 //!    lookup resolves it before anything else.
 //! 7. Forward a delayed report check (published and confirmed before the ack).
 
-use crate::address::{e164, state_name};
+use crate::address::{e164, state_code, state_name};
 use crate::clients::entrata::{Address, Application, Customer, EntrataClient};
+use crate::clients::payscore::v2::{
+    ApplicantV2, CreateApplicantGroupRequest, PropertyV2, VerificationV2,
+};
 use crate::clients::payscore::{
     ApplicantRequest, CreateGroupRequest, PayscoreClient, PayscoreError, PropertyRequest,
 };
@@ -28,8 +31,9 @@ use crate::ledger::records::{ApplicationRecord, ApplicationState};
 use crate::ledger::{Claim, ClaimAttempt, Ledger, LedgerError};
 use crate::metrics::WorkerMetrics;
 use crate::outcome::{DeadReason, Failure, FollowUp, Ignore, Job, Outcome};
-use crate::properties::PropertySettings;
+use crate::properties::{PayscoreApi, PropertySettings, Verification};
 use shared::amqp::WorkQueue;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -122,7 +126,10 @@ impl ScreeningJob {
         match record.state {
             ApplicationState::Created => return self.duplicate(job, &record),
             ApplicationState::Creating => {
-                if let Some(outcome) = self.resolve_unknown_create(job, event, &record).await {
+                if let Some(outcome) = self
+                    .resolve_unknown_create(job, event, &record, settings)
+                    .await
+                {
                     return outcome;
                 }
             }
@@ -131,6 +138,21 @@ impl ScreeningJob {
         let request = match self.request(event, settings).await {
             Ok(request) => request,
             Err(outcome) => return outcome,
+        };
+        let invited = request.applicants.len();
+        let request = match settings.payscore_api {
+            PayscoreApi::V1 => Create::V1(request),
+            PayscoreApi::V2 => {
+                match applicant_group_request(
+                    event,
+                    settings,
+                    request,
+                    &self.config.verification_types,
+                ) {
+                    Ok(request) => Create::V2(request),
+                    Err(outcome) => return outcome,
+                }
+            }
         };
         match self
             .ledger
@@ -142,16 +164,25 @@ impl ScreeningJob {
             Ok(false) => return Outcome::Busy,
             Err(error) => return ledger_down(error),
         }
-        let invited = request.applicants.len();
-        match self.payscore.create_group(&request).await {
-            Ok(group_id) => self.record_group(job, event, &group_id, invited).await,
+        let created = match &request {
+            Create::V1(request) => self.payscore.create_group(request).await,
+            Create::V2(request) => self.payscore.create_applicant_group(request).await,
+        };
+        match created {
+            Ok(group_id) => {
+                self.record_group(job, event, &group_id, Some(invited), settings)
+                    .await
+            }
             Err(PayscoreError::Rejected { status }) => {
                 if let Err(error) = self.ledger.create_failed(property_id, application_id).await {
                     return ledger_down(error);
                 }
                 Outcome::dead(
                     DeadReason::PayscoreRejected,
-                    format!("Payscore answered {status} to the screening group request"),
+                    format!(
+                        "Payscore answered {status} to the {} request",
+                        request.what()
+                    ),
                 )
             }
             Err(PayscoreError::Conflict) => {
@@ -160,7 +191,8 @@ impl ScreeningJob {
                 match self.payscore.find_group(&event.correlation_id()).await {
                     Ok(Some(group_id)) => {
                         tracing::info!(message_id = %job.message_id, group_id = %group_id, "create answered 409; adopting the existing screening group");
-                        self.record_group(job, event, &group_id, invited).await
+                        self.record_group(job, event, &group_id, Some(invited), settings)
+                            .await
                     }
                     Ok(None) => payscore_failure(PayscoreError::Conflict, "create_group"),
                     // Same wait as for the 409 itself: a quick retry would only meet it again.
@@ -187,6 +219,7 @@ impl ScreeningJob {
         job: &Job,
         event: &ApplicationEvent,
         record: &ApplicationRecord,
+        settings: &PropertySettings,
     ) -> Option<Outcome> {
         if self.config.lookup == Lookup::None {
             return Some(Outcome::dead(
@@ -201,7 +234,10 @@ impl ScreeningJob {
         match self.payscore.find_group(&event.correlation_id()).await {
             Ok(Some(group_id)) => {
                 tracing::info!(message_id = %job.message_id, group_id = %group_id, "an earlier create did happen; recording its group");
-                Some(self.record_group(job, event, &group_id, 0).await)
+                Some(
+                    self.record_group(job, event, &group_id, None, settings)
+                        .await,
+                )
             }
             // Payscore's lists may lag behind its creates: "not found" is believed only once
             // the earlier create is older than PAYSCORE_LOOKUP_SETTLE.
@@ -265,17 +301,21 @@ impl ScreeningJob {
         )
     }
 
+    /// Record the group. `applicants`: how many were invited (`None` when the group was found
+    /// by the lookup); the generation is the property's.
     async fn record_group(
         &self,
         job: &Job,
         event: &ApplicationEvent,
         group_id: &str,
-        applicants: usize,
+        applicants: Option<usize>,
+        settings: &PropertySettings,
     ) -> Outcome {
         job.note(|t| t.group_id = Some(group_id.to_owned()));
+        let api = settings.payscore_api;
         if let Err(error) = self
             .ledger
-            .group_created(&event.property_id, &event.application_id, group_id)
+            .group_created(&event.property_id, &event.application_id, group_id, api)
             .await
         {
             // The group exists but the ledger does not say so: once the ledger is back, the
@@ -286,10 +326,14 @@ impl ScreeningJob {
             let seconds = (shared::envelope::now_millis() - received).max(0) as f64 / 1000.0;
             self.metrics.end_to_end.observe(seconds);
         }
-        tracing::info!(message_id = %job.message_id, group_id, applicants, "screening group created");
-        Outcome::Done(Some(
-            self.report_check(group_id, shared::envelope::now_millis()),
-        ))
+        tracing::info!(message_id = %job.message_id, group_id, applicants = applicants.unwrap_or_default(), api = api.as_str(), "screening group created");
+        let expected = applicants.map(|n| expected_reports(&settings.verifications, n));
+        Outcome::Done(Some(self.report_check(
+            group_id,
+            shared::envelope::now_millis(),
+            api,
+            expected.filter(|_| api == PayscoreApi::V2),
+        )))
     }
 
     fn duplicate(&self, job: &Job, record: &ApplicationRecord) -> Outcome {
@@ -304,14 +348,24 @@ impl ScreeningJob {
         let created_at = record
             .group_recorded_at_ms
             .unwrap_or_else(shared::envelope::now_millis);
-        Outcome::Duplicate(forward.then(|| self.report_check(group_id, created_at)))
+        Outcome::Duplicate(
+            forward.then(|| self.report_check(group_id, created_at, record.payscore_api, None)),
+        )
     }
 
-    fn report_check(&self, group_id: &str, created_at_ms: i64) -> FollowUp {
+    fn report_check(
+        &self,
+        group_id: &str,
+        created_at_ms: i64,
+        api: PayscoreApi,
+        expected_reports: Option<u32>,
+    ) -> FollowUp {
         let check = ReportCheck {
             screening_group_id: group_id.to_owned(),
             check: 1,
             group_created_at_ms: created_at_ms,
+            api: (api == PayscoreApi::V2).then(|| api.as_str().to_owned()),
+            expected_reports,
         };
         FollowUp {
             queue: WorkQueue::Reports,
@@ -320,6 +374,93 @@ impl ScreeningJob {
             body: serde_json::to_vec(&check).expect("serialisable"),
         }
     }
+}
+
+/// A create request of either generation.
+enum Create {
+    /// A screening group.
+    V1(CreateGroupRequest),
+    /// An applicant group.
+    V2(CreateApplicantGroupRequest),
+}
+
+impl Create {
+    fn what(&self) -> &'static str {
+        match self {
+            Create::V1(_) => "screening group",
+            Create::V2(_) => "applicant group",
+        }
+    }
+}
+
+/// How many reports an applicant group will have: one per household verification (income,
+/// asset) and one identity report per applicant.
+fn expected_reports(verifications: &[Verification], applicants: usize) -> u32 {
+    verifications
+        .iter()
+        .map(|v| match v {
+            Verification::Identity => applicants as u32,
+            Verification::Income | Verification::Asset => 1,
+        })
+        .sum()
+}
+
+/// The v2 create request for what [`build_request`] checked and built: the same people,
+/// each asked for the property's verifications by their configured wire names, the rent in
+/// cents, the state as its USPS code, the property's name. Pure.
+fn applicant_group_request(
+    event: &ApplicationEvent,
+    settings: &PropertySettings,
+    v1: CreateGroupRequest,
+    wire_names: &BTreeMap<Verification, String>,
+) -> Result<CreateApplicantGroupRequest, Outcome> {
+    let Some(state) = state_code(&v1.property.state) else {
+        return Err(Outcome::dead(
+            DeadReason::PropertyAddressInvalid,
+            format!(
+                "property {} has a state Payscore cannot take",
+                event.property_id
+            ),
+        ));
+    };
+    let verifications: Vec<VerificationV2> = settings
+        .verifications
+        .iter()
+        .map(|v| VerificationV2 {
+            kind: wire_names
+                .get(v)
+                .cloned()
+                .unwrap_or_else(|| format!("{}_verification", v.as_str())),
+        })
+        .collect();
+    Ok(CreateApplicantGroupRequest {
+        applicants: v1
+            .applicants
+            .into_iter()
+            .map(|a| ApplicantV2 {
+                first_name: a.applicant_first_name,
+                last_name: a.applicant_last_name,
+                email: a.applicant_email,
+                phone_number: a.applicant_phone_number,
+                verifications: verifications.clone(),
+            })
+            .collect(),
+        property: PropertyV2 {
+            name: settings.property_name.clone(),
+            street_address: v1.property.street_address,
+            city: v1.property.city,
+            state: state.to_owned(),
+            zip_code: v1.property.zip_code,
+            unit: v1.property.unit,
+        },
+        decision_maker_display_name: v1.decision_maker_display_name,
+        monthly_rent: v1
+            .monthly_rent
+            .map(|dollars| (dollars * 100.0).round() as i64),
+        webhook_url: v1.webhook_url,
+        is_invitation_disabled: false,
+        correlation_id: v1.correlation_id,
+    })
 }
 
 /// Entrata's customer types; a property inviting all of them needs no type to decide.
@@ -462,6 +603,9 @@ mod tests {
             income_multiplier_threshold: Some(3.0),
             invite_customer_types: types.iter().map(|t| (*t).to_owned()).collect(),
             document_file_type: "SR".into(),
+            payscore_api: PayscoreApi::V1,
+            verifications: vec![Verification::Income],
+            property_name: "Maple Court".into(),
         }
     }
 

@@ -17,6 +17,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "deliveries",
         include_str!("../../migrations/0002_deliveries.sql"),
     ),
+    (
+        3,
+        "payscore_api",
+        include_str!("../../migrations/0003_payscore_api.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations hold ("fleet" + "ledger" in ASCII, any fixed number works).

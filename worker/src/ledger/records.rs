@@ -10,6 +10,7 @@
 
 use super::claims::FENCE;
 use super::{Claim, Ledger, LedgerError};
+use crate::properties::PayscoreApi;
 use std::time::Duration;
 
 /// Where an application stands.
@@ -34,6 +35,8 @@ pub struct ApplicationRecord {
     pub creating_for: Option<Duration>,
     /// When the group id was recorded (Unix ms).
     pub group_recorded_at_ms: Option<i64>,
+    /// The API generation of the group (`v1` for groups recorded before there was a choice).
+    pub payscore_api: PayscoreApi,
 }
 
 /// Where a report stands.
@@ -72,7 +75,7 @@ impl Ledger {
                  ON CONFLICT (property_id, application_id) DO UPDATE SET state = a.state \
                  RETURNING a.state, a.group_id, \
                    (EXTRACT(EPOCH FROM now() - a.create_started_at) * 1000)::bigint, \
-                   (EXTRACT(EPOCH FROM a.group_recorded_at) * 1000)::bigint",
+                   (EXTRACT(EPOCH FROM a.group_recorded_at) * 1000)::bigint, a.payscore_api",
                 &[&property_id, &application_id],
             )
             .await?;
@@ -88,6 +91,7 @@ impl Ledger {
             group_id: row.get(1),
             creating_for: creating_ms.map(|ms| Duration::from_millis(ms.max(0) as u64)),
             group_recorded_at_ms: row.get(3),
+            payscore_api: api(row.get(4)),
         })
     }
 
@@ -129,15 +133,34 @@ impl Ledger {
         property_id: &str,
         application_id: &str,
         group_id: &str,
+        payscore_api: PayscoreApi,
     ) -> Result<(), LedgerError> {
         self.execute(
             "group_created",
             "UPDATE ledger_applications \
-             SET state = 'created', group_id = $3, group_recorded_at = now(), updated_at = now() \
+             SET state = 'created', group_id = $3, group_recorded_at = now(), updated_at = now(), \
+                 payscore_api = $4 \
              WHERE property_id = $1 AND application_id = $2",
-            &[&property_id, &application_id, &group_id],
+            &[
+                &property_id,
+                &application_id,
+                &group_id,
+                &payscore_api.as_str(),
+            ],
         )
         .await
+    }
+
+    /// The API generation of the group, `None` when the ledger does not know the group.
+    pub async fn api_of_group(&self, group_id: &str) -> Result<Option<PayscoreApi>, LedgerError> {
+        let rows = self
+            .query(
+                "api_of_group",
+                "SELECT payscore_api FROM ledger_applications WHERE group_id = $1",
+                &[&group_id],
+            )
+            .await?;
+        Ok(rows.first().map(|row| api(row.get(0))))
     }
 
     /// The create certainly did not happen (refused, or never sent): back to `received`.
@@ -164,6 +187,7 @@ impl Ledger {
         property_id: &str,
         application_id: &str,
         group_id: Option<&str>,
+        payscore_api: PayscoreApi,
     ) -> Result<bool, LedgerError> {
         let unknown = self
             .query(
@@ -178,7 +202,7 @@ impl Ledger {
         }
         match group_id {
             Some(group_id) => {
-                self.group_created(property_id, application_id, group_id)
+                self.group_created(property_id, application_id, group_id, payscore_api)
                     .await?
             }
             None => self.create_failed(property_id, application_id).await?,
@@ -327,5 +351,14 @@ impl Ledger {
             &[&group_id, &report_key],
         )
         .await
+    }
+}
+
+/// The `payscore_api` column as the enum (anything but `v2` is v1).
+fn api(text: String) -> PayscoreApi {
+    if text == "v2" {
+        PayscoreApi::V2
+    } else {
+        PayscoreApi::V1
     }
 }

@@ -205,6 +205,34 @@ impl PayscoreClient {
         Ok(Some(reports))
     }
 
+    /// The status of an applicant group (`not_started`, `in_progress`, `completed`, …) from the
+    /// documented list filtered by `correlation_id` (v2 has no documented get-by-id); `None`
+    /// when the list does not show the group.
+    pub async fn applicant_group_status(
+        &self,
+        correlation_id: &str,
+        group_id: &str,
+    ) -> Result<Option<String>, PayscoreError> {
+        let url = format!("{}/api/v1/applicant_groups", self.base_url);
+        let answer = self
+            .send("applicant_group_status", |c| {
+                c.get(&url).query(&[("correlation_id", correlation_id)])
+            })
+            .await?;
+        if !answer.is_success() {
+            return Err(answer.error().into());
+        }
+        let body = answer.json()?;
+        let listed = match &body {
+            Value::Array(_) => Some(&body),
+            _ => json::field(&body, "applicant_groups").or_else(|| json::field(&body, "data")),
+        };
+        Ok(json::list(listed)
+            .into_iter()
+            .find(|g| json::text(json::field(g, "id")).as_deref() == Some(group_id))
+            .and_then(|g| json::text(json::field(g, "status"))))
+    }
+
     /// One report: its PDF link, or why there is none.
     pub async fn report_v2(&self, report_id: &str) -> Result<ReportV2, PayscoreError> {
         let url = format!("{}/api/v1/reports/{report_id}", self.base_url);
