@@ -172,7 +172,7 @@ step "5 custom resources against vendored CRD schemas" \
   "$PY" "$DEPLOY/validate/checks.py" crds "$DEPLOY/kubernetes/schemas" $(overlays)
 step "6 fleet checks (README variables, probes, drain, secrets, KEDA, policies, ledger)" \
   "$PY" "$DEPLOY/validate/checks.py" fleet "$REPO/README.md" "$DEPLOY/kubernetes/base/secrets.example.yaml" $(overlays)
-step "6b base properties file" "$PY" "$DEPLOY/validate/checks.py" properties "$DEPLOY/kubernetes/base/properties.toml"
+step "6b properties files (base, local run)" "$PY" "$DEPLOY/validate/checks.py" properties "$DEPLOY/kubernetes/base/properties.toml" "$DEPLOY/local/properties.toml"
 step "7 dashboard" check_dashboard
 step "8 hadolint" lint_dockerfile
 

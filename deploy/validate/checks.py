@@ -381,7 +381,9 @@ def fleet_postgres(docs, configmaps, scaled):
 # === properties ===
 
 PROPERTY_KEYS = {"decision_maker_display_name", "is_decision_maker_paying", "income_multiplier_threshold",
-                 "invite_customer_types", "document_file_type", "enabled"}
+                 "invite_customer_types", "document_file_type", "enabled", "payscore_api",
+                 "verifications", "property_name"}
+VERIFICATIONS = {"income", "identity", "asset"}
 
 
 def properties_text(text, what):
@@ -397,6 +399,14 @@ def properties_text(text, what):
         check(set(table) <= PROPERTY_KEYS, f"{what}: property {pid} keys known")
         name = table.get("decision_maker_display_name", defaults.get("decision_maker_display_name", ""))
         check(name.strip() != "", f"{what}: property {pid} has a decision_maker_display_name")
+        api = str(table.get("payscore_api", defaults.get("payscore_api", "v1"))).strip().lower()
+        check(api in {"v1", "v2"}, f"{what}: property {pid} payscore_api is v1 or v2")
+        wanted = table.get("verifications", defaults.get("verifications", ["income"]))
+        names = {str(v).strip().lower() for v in wanted}
+        check(bool(names) and names <= VERIFICATIONS,
+              f"{what}: property {pid} verifications are among income, identity, asset")
+        check(api == "v2" or names == {"income"},
+              f"{what}: property {pid} asks for identity or asset only on payscore_api = \"v2\"")
     ok(f"{what}: {len(props)} propert{'y' if len(props) == 1 else 'ies'} listed")
 
 

@@ -71,6 +71,59 @@ async fn doctor_passes_against_the_sandbox_and_names_each_broken_assumption() {
         assert!(out.contains(line), "{line:?} in\n{out}");
     }
 
+    assert!(
+        !out.contains("payscore.v2"),
+        "no v2 property, no v2 check:\n{out}"
+    );
+
+    // A property on Payscore's v2 API: the applicant-group list answers, and the wire names of
+    // its verifications are printed.
+    let v2 = properties_file(
+        &format!("{}v2.", fleet.broker.prefix),
+        r#"
+[defaults]
+decision_maker_display_name = "Acme Residential"
+[properties."100001"]
+[properties."100003"]
+payscore_api = "v2"
+verifications = ["income", "identity"]
+"#,
+    );
+    let v2_env = [("PROPERTIES_FILE", v2.display().to_string())];
+    let (ok, out) = doctor(&fleet, &v2_env).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("ok    payscore.v2")
+            && out.contains("100003 (income_verification, identity_verification)"),
+        "{out}"
+    );
+    fleet
+        .control()
+        .set_faults(
+            Simulator::Payscore,
+            "applicant_groups",
+            sandbox::Faults {
+                error_rate: 1.0,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("faults");
+    let (ok, out) = doctor(&fleet, &v2_env).await;
+    assert!(!ok);
+    assert!(
+        failures(&out)
+            .iter()
+            .any(|l| l.starts_with("FAIL  payscore.v2")),
+        "{out}"
+    );
+    fleet
+        .control()
+        .clear_faults(Simulator::Payscore)
+        .await
+        .expect("clear");
+    let _ = std::fs::remove_file(&v2);
+
     // A property the key cannot read, and a file type the property does not have.
     let broken = properties_file(
         &format!("{}broken.", fleet.broker.prefix),

@@ -1,10 +1,11 @@
-//! The whole journey through the real binaries, started as processes: an application
-//! submitted in the Entrata simulator ends as a report in its applicant file, and one without
-//! an applicant email ends in the dead-letter queue with its reason.
+//! The whole journey through the real binaries, started as processes, with the local run's own
+//! properties file: an application submitted in the Entrata simulator ends as a report in its
+//! applicant file, one at the property on Payscore's v2 API as its household income report and
+//! one identity report per applicant, and one without an applicant email ends in the
+//! dead-letter queue with its reason.
 
 use fleet_tests::TestBroker;
 use fleet_tests::eventually;
-use fleet_tests::fleet::PROPERTIES;
 use fleet_tests::ingest::{PASSWORD, USER};
 use fleet_tests::process::{Running, binary, free_port};
 use fleet_tests::worker::properties_file;
@@ -16,7 +17,11 @@ async fn a_submitted_application_ends_as_a_report_in_the_applicant_file_through_
 {
     let broker = TestBroker::new("journey").await;
     let database = fleet_tests::TestDatabase::new("journey").await;
-    let properties = properties_file(&broker.prefix, PROPERTIES);
+    // What `deploy/local/run.sh` runs with: 100002 is on v2 with income and identity.
+    let properties = properties_file(
+        &broker.prefix,
+        include_str!("../../deploy/local/properties.toml"),
+    );
     let (ingest, ingest_admin, worker_admin, payscore, entrata) = (
         free_port(),
         free_port(),
@@ -143,13 +148,25 @@ async fn a_submitted_application_ends_as_a_report_in_the_applicant_file_through_
         String::from_utf8_lossy(&journey.stderr)
     );
     assert_eq!(out.matches("webhook answered 202").count(), 3, "{out}");
-    assert_eq!(out.matches("screening group created").count(), 2, "{out}");
-    assert_eq!(out.matches("applicants finished").count(), 2, "{out}");
+    // 100001 on v1, 100002 on v2.
+    assert_eq!(out.matches("screening group created").count(), 1, "{out}");
     assert_eq!(
-        out.matches("report uploaded to the applicant file").count(),
-        2,
+        out.matches("applicant group created (Payscore v2)").count(),
+        1,
         "{out}"
     );
+    assert!(
+        out.contains("each asked for income_verification and identity_verification"),
+        "{out}"
+    );
+    assert_eq!(out.matches("applicants finished").count(), 2, "{out}");
+    let uploads = out.matches("report uploaded to the applicant file").count();
+    assert!(
+        uploads >= 3,
+        "one v1 report, a v2 income report and at least one identity report: {out}"
+    );
+    assert_eq!(out.matches("payscore-income-").count(), 1, "{out}");
+    assert!(out.contains("payscore-identity-"), "{out}");
     assert_eq!(
         out.matches("x-dead-reason=no_applicant_email").count(),
         1,

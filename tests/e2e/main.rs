@@ -10,6 +10,7 @@ mod ingest_delivery;
 mod ingest_resilience;
 mod journey;
 mod ledger;
+mod payscore_v2;
 mod payscore_v2_client;
 mod reports;
 mod screening;

@@ -5,6 +5,8 @@
 //! ```text
 //! webhook accepted → screening group created → applicants finished → report uploaded
 //! ```
+//! A property on Payscore's v2 API shows its applicant group, the verifications asked of
+//! each applicant, and every report (household income, each applicant's identity) uploaded.
 //! It exits 0 when every journey ended as expected, 1 when one did not within `--timeout`.
 
 use lapin::options::{BasicGetOptions, BasicNackOptions};
@@ -81,6 +83,9 @@ struct Journey {
     finished: bool,
     uploaded: bool,
     dead: Option<String>,
+    /// v2: how many reports the group has, once finished, and which uploads were shown.
+    reports: usize,
+    shown: usize,
 }
 
 impl Journey {
@@ -156,6 +161,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     while journeys.values().any(|j| !j.ended()) && Instant::now() < deadline {
         for (id, j) in journeys.iter_mut().filter(|(_, j)| !j.ended()) {
             let correlation = format!("entrata:{}:{id}", j.property_id);
+            if let Some(g) = control
+                .applicant_groups_by_correlation(&correlation)
+                .await?
+                .into_iter()
+                .next()
+            {
+                applicant_group_step(&control, *id, j, &g).await?;
+                continue;
+            }
             let group = control
                 .groups_by_correlation(&correlation)
                 .await?
@@ -224,6 +238,68 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         );
         Ok(false)
     }
+}
+
+/// One look at a v2 applicant group's journey.
+async fn applicant_group_step(
+    control: &ControlClient,
+    id: u64,
+    j: &mut Journey,
+    g: &sandbox::payscore::v2::views::ControlApplicantGroup,
+) -> anyhow::Result<()> {
+    if j.group.is_none() {
+        // Every applicant is asked for the same verifications: the first one's say which.
+        let kinds: Vec<&str> = g
+            .applicants
+            .first()
+            .map(|a| a.verifications.iter().map(|v| v.kind.as_str()).collect())
+            .unwrap_or_default();
+        let n = g.applicants.len();
+        let plural = if n == 1 { "" } else { "s" };
+        say(
+            id,
+            &format!(
+                "applicant group created (Payscore v2): {} ({n} applicant{plural} invited, each asked for {})",
+                g.id,
+                kinds.join(" and ")
+            ),
+        );
+        j.group = Some(g.id.clone());
+    }
+    let completed = g.status == sandbox::payscore::model::Status::Completed;
+    if !j.finished && completed && !g.reports.is_empty() {
+        say(
+            id,
+            &format!(
+                "applicants finished; {} Payscore reports ready",
+                g.reports.len()
+            ),
+        );
+        j.finished = true;
+        j.reports = g.reports.len();
+    }
+    if j.finished && !j.uploaded {
+        let done: Vec<_> = control
+            .uploads(id)
+            .await?
+            .into_iter()
+            .filter(|u| u.status == "Success")
+            .collect();
+        for u in done.iter().skip(j.shown) {
+            say(
+                id,
+                &format!(
+                    "report uploaded to the applicant file: {} ({} bytes, type {})",
+                    u.file_name,
+                    u.size,
+                    u.lease_file_type.as_deref().unwrap_or("?")
+                ),
+            );
+        }
+        j.shown = done.len();
+        j.uploaded = done.len() >= j.reports;
+    }
+    Ok(())
 }
 
 fn say(application_id: u64, what: &str) {

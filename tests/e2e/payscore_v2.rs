@@ -1,0 +1,355 @@
+//! Payscore's v2 applicant groups end to end: a property on v2 asking for income and identity
+//! verification beside a v1 property, two workers, the real broker and ledger. One group per
+//! application with both verifications for every applicant and the rent in cents; one upload
+//! per report, however the `REPORT_READY` webhooks are repeated, lost or race the report
+//! checks; an expired report dead-lettered; a property moved from v1 to v2 finishing its v1
+//! groups on v1.
+
+use crate::reports::uploads;
+use fleet_tests::eventually;
+use fleet_tests::fleet::{Fleet, FleetOptions, WorkerProcess};
+use fleet_tests::worker::properties_file;
+use sandbox::entrata::submit::{SubmitOptions, SubmittedApplication};
+use sandbox::payscore::v2::views::ControlApplicantGroup;
+use sandbox::payscore::webhooks::{Suppression, WebhookFaults};
+use shared::amqp::WorkQueue;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// 100001 stays on v1; 100003 screens on v2 with income and identity.
+const PROPERTIES: &str = r#"
+[defaults]
+decision_maker_display_name = "Acme Residential"
+
+[properties."100001"]
+[properties."100003"]
+payscore_api = "v2"
+verifications = ["income", "identity"]
+property_name = "Birch Lofts"
+"#;
+
+const V2_PROPERTY: u64 = 100003;
+const V1_PROPERTY: u64 = 100001;
+
+async fn fleet(
+    test: &str,
+    env: Vec<(&'static str, String)>,
+) -> (Fleet, WorkerProcess, WorkerProcess) {
+    let fleet = Fleet::start(
+        test,
+        FleetOptions {
+            start_worker: false,
+            env,
+            ..Default::default()
+        },
+    )
+    .await;
+    let properties = properties_file(&fleet.broker.prefix, PROPERTIES)
+        .display()
+        .to_string();
+    let a = fleet
+        .spawn_worker(&[("PROPERTIES_FILE", properties.clone())])
+        .await;
+    let b = fleet.spawn_worker(&[("PROPERTIES_FILE", properties)]).await;
+    (fleet, a, b)
+}
+
+/// A two-person household (primary and co-applicant, both with an email).
+async fn household(fleet: &Fleet, property_id: u64) -> SubmittedApplication {
+    let options = SubmitOptions {
+        property_id: Some(property_id),
+        customer_types: Some(vec!["Primary".into(), "Co-Applicant".into()]),
+        every_email: true,
+        rent: Some("1650.50".into()),
+        ..Default::default()
+    };
+    fleet
+        .control()
+        .submit_application(&options)
+        .await
+        .expect("submit")
+}
+
+async fn applicant_group(fleet: &Fleet, app: &SubmittedApplication) -> ControlApplicantGroup {
+    let correlation = format!("entrata:{}:{}", app.property_id, app.application_id);
+    eventually(Duration::from_secs(30), "the applicant group", || async {
+        let groups = fleet
+            .control()
+            .applicant_groups_by_correlation(&correlation)
+            .await
+            .ok()?;
+        assert!(groups.len() <= 1, "one applicant group per application");
+        groups.into_iter().next()
+    })
+    .await
+}
+
+/// The file names of an application's successful uploads.
+async fn uploaded_names(fleet: &Fleet, application_id: u64) -> Vec<String> {
+    fleet
+        .control()
+        .uploads(application_id)
+        .await
+        .expect("uploads")
+        .into_iter()
+        .filter(|u| u.status == "Success")
+        .map(|u| u.file_name)
+        .collect()
+}
+
+fn expected_names(group: &ControlApplicantGroup) -> BTreeSet<String> {
+    group
+        .reports
+        .iter()
+        .map(|r| format!("payscore-{}-{}-{}.pdf", r.report_type, group.id, r.id))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_v2_household_gets_one_group_and_each_report_once_whatever_the_webhooks_do() {
+    let (fleet, a, b) = fleet(
+        "v2-reports",
+        vec![
+            ("REPORT_CHECK_FIRST_DELAY", "1s".into()),
+            ("REPORT_CHECK_SCHEDULE", "1s".into()),
+        ],
+    )
+    .await;
+    // Every webhook twice at once: repeated REPORT_READY race each other and the report
+    // checks, on two workers.
+    fleet
+        .control()
+        .set_webhook_faults(&WebhookFaults {
+            loss_rate: 0.0,
+            repeat_rate: 1.0,
+        })
+        .await
+        .expect("faults");
+    let v2 = household(&fleet, V2_PROPERTY).await;
+    let v1 = household(&fleet, V1_PROPERTY).await;
+    let group = applicant_group(&fleet, &v2).await;
+    assert_eq!(group.applicants.len(), 2);
+    for applicant in &group.applicants {
+        let kinds: BTreeSet<&str> = applicant
+            .verifications
+            .iter()
+            .map(|v| v.kind.as_str())
+            .collect();
+        assert_eq!(
+            kinds,
+            BTreeSet::from(["income_verification", "identity_verification"])
+        );
+    }
+    assert_eq!(group.request["monthly_rent"], 165_050, "rent in cents");
+    assert_eq!(group.request["property"]["name"], "Birch Lofts");
+    assert_eq!(
+        group.request["property"]["state"].as_str().map(str::len),
+        Some(2)
+    );
+    assert_eq!(group.request["is_invitation_disabled"], false);
+    // The v1 property beside it: a screening group, as before.
+    let v1_group = fleet.one_group(v1.property_id, v1.application_id).await;
+    fleet
+        .control()
+        .complete_applicant_group(&group.id, None)
+        .await
+        .expect("complete");
+    fleet
+        .control()
+        .complete_group(&v1_group.id)
+        .await
+        .expect("complete v1");
+    let group = fleet
+        .control()
+        .applicant_group(&group.id)
+        .await
+        .expect("group");
+    assert_eq!(
+        group.reports.len(),
+        3,
+        "household income, two identity reports"
+    );
+    uploads(&fleet, v2.application_id, 3).await;
+    uploads(&fleet, v1.application_id, 1).await;
+    fleet.settled(&[&a, &b]).await;
+    // The checks' last rounds and every repeated webhook have had their chance.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    fleet.settled(&[&a, &b]).await;
+    let names = uploaded_names(&fleet, v2.application_id).await;
+    assert_eq!(names.len(), 3, "each report once: {names:?}");
+    assert_eq!(
+        names.iter().cloned().collect::<BTreeSet<_>>(),
+        expected_names(&group)
+    );
+    let v1_names = uploaded_names(&fleet, v1.application_id).await;
+    assert_eq!(v1_names.len(), 1);
+    assert!(
+        v1_names[0].starts_with(&format!("payscore-{}-", v1_group.id)),
+        "the v1 report keeps its name: {v1_names:?}"
+    );
+    assert!(
+        fleet.control().groups().await.expect("v1 groups").len() == 1,
+        "the v2 application made no v1 group"
+    );
+    for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
+        let dead = fleet.broker.topology().dead_queue(queue);
+        assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
+    }
+    drop((a, b));
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn lost_report_ready_webhooks_are_made_up_by_the_report_checks_which_then_stop() {
+    let (fleet, a, b) = fleet(
+        "v2-checks",
+        vec![
+            ("REPORT_CHECK_FIRST_DELAY", "1s".into()),
+            ("REPORT_CHECK_SCHEDULE", "1s".into()),
+        ],
+    )
+    .await;
+    let lost = Suppression {
+        all: false,
+        codes: ["REPORT_READY".to_owned()].into(),
+    };
+    fleet
+        .control()
+        .suppress_webhooks(&lost)
+        .await
+        .expect("suppress");
+    let app = household(&fleet, V2_PROPERTY).await;
+    let group = applicant_group(&fleet, &app).await;
+    fleet
+        .control()
+        .complete_applicant_group(&group.id, None)
+        .await
+        .expect("complete");
+    let group = fleet
+        .control()
+        .applicant_group(&group.id)
+        .await
+        .expect("group");
+    uploads(&fleet, app.application_id, 3).await;
+    let names = uploaded_names(&fleet, app.application_id).await;
+    assert_eq!(
+        names.into_iter().collect::<BTreeSet<_>>(),
+        expected_names(&group)
+    );
+    // Every report is in and the group is completed: the checks end.
+    let rescheduled = r#"worker_jobs_total{outcome="rescheduled",queue="reports"}"#;
+    fleet.settled(&[&a, &b]).await;
+    let before = a.sample(rescheduled).await + b.sample(rescheduled).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after = a.sample(rescheduled).await + b.sample(rescheduled).await;
+    assert_eq!(before, after, "no check is scheduled any more");
+    drop((a, b));
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_report_is_dead_lettered_as_report_expired() {
+    let (fleet, a, b) = fleet("v2-expired", Vec::new()).await;
+    let lost = Suppression {
+        all: false,
+        codes: ["REPORT_READY".to_owned()].into(),
+    };
+    fleet
+        .control()
+        .suppress_webhooks(&lost)
+        .await
+        .expect("suppress");
+    let app = household(&fleet, V2_PROPERTY).await;
+    let group = applicant_group(&fleet, &app).await;
+    fleet
+        .control()
+        .complete_applicant_group(&group.id, None)
+        .await
+        .expect("complete");
+    let group = fleet
+        .control()
+        .applicant_group(&group.id)
+        .await
+        .expect("group");
+    let report = &group.reports[0];
+    fleet
+        .control()
+        .expire_applicant_group_report(&group.id, Some(&report.id))
+        .await
+        .expect("expire");
+    // Its REPORT_READY arrives late, signed as Payscore signs it.
+    let body = serde_json::json!({
+        "code": "REPORT_READY",
+        "applicant_group_id": group.id,
+        "applicant_id": report.applicant_id,
+        "report_id": report.id,
+        "report_type": report.report_type,
+    })
+    .to_string();
+    let secret = fleet.worker_env["PAYSCORE_WEBHOOK_SECRET"].clone();
+    let signature = {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+        mac.update(body.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let answer = reqwest::Client::new()
+        .post(format!("{}/webhooks/payscore", fleet.ingest.url))
+        .header("verification-signature", signature)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status(), 202);
+    fleet
+        .dead_letter(WorkQueue::Reports, "report_expired")
+        .await;
+    assert!(uploaded_names(&fleet, app.application_id).await.is_empty());
+    drop((a, b));
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_property_moved_to_v2_finishes_its_v1_groups_on_v1_and_screens_new_ones_on_v2() {
+    let fleet = Fleet::start(
+        "v2-switch",
+        FleetOptions {
+            start_worker: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    // First on v1 (the fleet's usual file), the household not finished yet.
+    let before = fleet.spawn_worker(&[]).await;
+    let old = household(&fleet, V2_PROPERTY).await;
+    let old_group = fleet.one_group(old.property_id, old.application_id).await;
+    fleet.settled(&[&before]).await;
+    drop(before);
+    // Then the property moves to v2.
+    let properties = properties_file(&fleet.broker.prefix, PROPERTIES)
+        .display()
+        .to_string();
+    let after = fleet.spawn_worker(&[("PROPERTIES_FILE", properties)]).await;
+    fleet
+        .control()
+        .complete_group(&old_group.id)
+        .await
+        .expect("complete the v1 group");
+    uploads(&fleet, old.application_id, 1).await;
+    let names = uploaded_names(&fleet, old.application_id).await;
+    assert!(
+        names[0].starts_with(&format!("payscore-{}-", old_group.id)),
+        "the v1 group's report, as v1 names it: {names:?}"
+    );
+    let new = household(&fleet, V2_PROPERTY).await;
+    let group = applicant_group(&fleet, &new).await;
+    assert_eq!(group.applicants.len(), 2);
+    assert_eq!(
+        fleet.group_count(new.property_id, new.application_id).await,
+        0,
+        "no v1 group for the new application"
+    );
+    drop(after);
+    fleet.stop().await;
+}
