@@ -195,6 +195,17 @@ async fn a_v2_household_gets_one_group_and_each_report_once_whatever_the_webhook
         let dead = fleet.broker.topology().dead_queue(queue);
         assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
     }
+    // v2's codes are counted by name: two of each verification step per applicant (every
+    // webhook came twice), two REPORT_READY per report.
+    for (code, at_least) in [
+        ("verification_started", 8.0),
+        ("verification_completed", 8.0),
+        ("report_ready", 6.0),
+    ] {
+        let series = format!(r#"worker_payscore_webhooks_total{{code="{code}"}}"#);
+        let seen = a.sample(&series).await + b.sample(&series).await;
+        assert!(seen >= at_least, "{code}: {seen}");
+    }
     drop((a, b));
     fleet.stop().await;
 }
