@@ -105,7 +105,12 @@ async fn screening_job(ledger: &Ledger, id: &str) {
         panic!("nobody else holds it")
     };
     ledger.application("p", id).await.expect("application");
-    assert!(ledger.begin_create(&claim, "p", id).await.expect("intent"));
+    assert!(
+        ledger
+            .begin_create(&claim, "p", id, worker::properties::PayscoreApi::V1)
+            .await
+            .expect("intent")
+    );
     ledger
         .group_created(
             "p",

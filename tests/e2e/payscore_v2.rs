@@ -195,6 +195,10 @@ async fn a_v2_household_gets_one_group_and_each_report_once_whatever_the_webhook
         let dead = fleet.broker.topology().dead_queue(queue);
         assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
     }
+    // The repeated REPORT_READY met a report already uploaded (or being uploaded).
+    let duplicate = r#"worker_jobs_total{outcome="duplicate",queue="reports"}"#;
+    let duplicates = a.sample(duplicate).await + b.sample(duplicate).await;
+    assert!(duplicates >= 3.0, "{duplicates} duplicates");
     // v2's codes are counted by name: two of each verification step per applicant (every
     // webhook came twice), two REPORT_READY per report.
     for (code, at_least) in [
@@ -254,6 +258,15 @@ async fn lost_report_ready_webhooks_are_made_up_by_the_report_checks_which_then_
     tokio::time::sleep(Duration::from_secs(4)).await;
     let after = a.sample(rescheduled).await + b.sample(rescheduled).await;
     assert_eq!(before, after, "no check is scheduled any more");
+    let done = r#"worker_jobs_total{outcome="done",queue="reports"}"#;
+    assert!(
+        a.sample(done).await + b.sample(done).await >= 1.0,
+        "the last check ended done, not ignored or expired"
+    );
+    for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
+        let dead = fleet.broker.topology().dead_queue(queue);
+        assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
+    }
     drop((a, b));
     fleet.stop().await;
 }
@@ -297,13 +310,8 @@ async fn an_expired_report_is_dead_lettered_as_report_expired() {
         "report_type": report.report_type,
     })
     .to_string();
-    let secret = fleet.worker_env["PAYSCORE_WEBHOOK_SECRET"].clone();
-    let signature = {
-        use hmac::{Hmac, Mac};
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-        mac.update(body.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    };
+    let secret = &fleet.worker_env["PAYSCORE_WEBHOOK_SECRET"];
+    let signature = sandbox::payscore::webhooks::sign(secret.as_bytes(), body.as_bytes());
     let answer = reqwest::Client::new()
         .post(format!("{}/webhooks/payscore", fleet.ingest.url))
         .header("verification-signature", signature)
@@ -321,27 +329,53 @@ async fn an_expired_report_is_dead_lettered_as_report_expired() {
     fleet.stop().await;
 }
 
-#[tokio::test]
-async fn a_property_moved_to_v2_finishes_its_v1_groups_on_v1_and_screens_new_ones_on_v2() {
-    let fleet = Fleet::start(
-        "v2-switch",
+/// A fleet on the usual (all v1) properties file, with report checks every second.
+async fn v1_fleet(test: &str, extra: Vec<(&'static str, String)>) -> Fleet {
+    let mut env = vec![
+        ("REPORT_CHECK_FIRST_DELAY", "1s".to_owned()),
+        ("REPORT_CHECK_SCHEDULE", "1s".to_owned()),
+    ];
+    env.extend(extra);
+    Fleet::start(
+        test,
         FleetOptions {
             start_worker: false,
+            env,
             ..Default::default()
         },
     )
-    .await;
-    // First on v1 (the fleet's usual file), the household not finished yet.
-    let before = fleet.spawn_worker(&[]).await;
-    let old = household(&fleet, V2_PROPERTY).await;
-    let old_group = fleet.one_group(old.property_id, old.application_id).await;
-    fleet.settled(&[&before]).await;
-    drop(before);
-    // Then the property moves to v2.
+    .await
+}
+
+/// A worker with the v2 properties file.
+async fn v2_worker(fleet: &Fleet) -> WorkerProcess {
     let properties = properties_file(&fleet.broker.prefix, PROPERTIES)
         .display()
         .to_string();
-    let after = fleet.spawn_worker(&[("PROPERTIES_FILE", properties)]).await;
+    fleet.spawn_worker(&[("PROPERTIES_FILE", properties)]).await
+}
+
+#[tokio::test]
+async fn a_property_moved_to_v2_finishes_its_v1_groups_on_v1_and_screens_new_ones_on_v2() {
+    let fleet = v1_fleet("v2-switch", Vec::new()).await;
+    // Only the report checks can bring the v1 report: its completion webhook is lost.
+    crate::reports::suppress_completion(&fleet).await;
+    // First on v1, the household not finished yet: its first check parks the next one.
+    let before = fleet.spawn_worker(&[]).await;
+    let old = household(&fleet, V2_PROPERTY).await;
+    let old_group = fleet.one_group(old.property_id, old.application_id).await;
+    before
+        .wait_until_seen(r#"worker_jobs_total{outcome="rescheduled",queue="reports"}"#)
+        .await;
+    drop(before);
+    // Then the property moves to v2.
+    let after = v2_worker(&fleet).await;
+    // The old application's webhook again: its v1 group is found, no applicant group made.
+    fleet
+        .control()
+        .resend_application_webhook(old.application_id, &Default::default())
+        .await
+        .expect("resend");
     fleet
         .control()
         .complete_group(&old_group.id)
@@ -353,6 +387,16 @@ async fn a_property_moved_to_v2_finishes_its_v1_groups_on_v1_and_screens_new_one
         names[0].starts_with(&format!("payscore-{}-", old_group.id)),
         "the v1 group's report, as v1 names it: {names:?}"
     );
+    let correlation = format!("entrata:{}:{}", old.property_id, old.application_id);
+    assert!(
+        fleet
+            .control()
+            .applicant_groups_by_correlation(&correlation)
+            .await
+            .expect("list")
+            .is_empty(),
+        "the old application got no applicant group"
+    );
     let new = household(&fleet, V2_PROPERTY).await;
     let group = applicant_group(&fleet, &new).await;
     assert_eq!(group.applicants.len(), 2);
@@ -360,6 +404,51 @@ async fn a_property_moved_to_v2_finishes_its_v1_groups_on_v1_and_screens_new_one
         fleet.group_count(new.property_id, new.application_id).await,
         0,
         "no v1 group for the new application"
+    );
+    drop(after);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn a_v1_create_whose_answer_was_lost_before_the_move_is_found_and_kept_as_v1() {
+    let fleet = v1_fleet(
+        "v2-switch-lost",
+        vec![("RETRY_SCHEDULE", "3s,3s,3s".to_owned())],
+    )
+    .await;
+    crate::reports::suppress_completion(&fleet).await;
+    // On v1, the create happens but its answer never comes: the intent stays, as v1.
+    fleet.lose_next_create_answer().await;
+    let before = fleet.spawn_worker(&[]).await;
+    let old = household(&fleet, V2_PROPERTY).await;
+    let old_group = fleet.one_group(old.property_id, old.application_id).await;
+    before
+        .wait_until_seen(r#"worker_jobs_total{outcome="retried",queue="screenings"}"#)
+        .await;
+    drop(before);
+    // The property moves to v2 before the retry: the lookup finds the v1 group, which is
+    // recorded as v1 and reported on v1.
+    let after = v2_worker(&fleet).await;
+    eventually(Duration::from_secs(30), "the group recorded", || async {
+        let rows = fleet
+            .database
+            .query("SELECT payscore_api FROM ledger_applications WHERE group_id IS NOT NULL")
+            .await;
+        rows.first().map(|r| r.get::<_, String>(0))
+    })
+    .await
+    .eq("v1")
+    .then_some(())
+    .expect("recorded as the v1 group it is");
+    fleet
+        .control()
+        .complete_group(&old_group.id)
+        .await
+        .expect("complete");
+    uploads(&fleet, old.application_id, 1).await;
+    assert_eq!(
+        fleet.group_count(old.property_id, old.application_id).await,
+        1
     );
     drop(after);
     fleet.stop().await;

@@ -401,6 +401,14 @@ impl WorkerProcess {
             .sum()
     }
 
+    /// Wait until `series` has been counted at least once.
+    pub async fn wait_until_seen(&self, series: &str) {
+        eventually(Duration::from_secs(30), series, || async {
+            (self.sample(series).await >= 1.0).then_some(())
+        })
+        .await;
+    }
+
     /// SIGKILL: no drain, no goodbye to the broker or the database.
     pub fn kill(&mut self) {
         let _ = self.running.0.kill();

@@ -255,7 +255,7 @@ const RESOLVE_USAGE: &str = "usage: worker resolve --property <id> --application
 fn resolve(args: &[String]) -> ExitCode {
     let mut it = args.iter();
     let (mut property, mut application, mut group, mut not_created) = (None, None, None, false);
-    let mut api = PayscoreApi::V1;
+    let mut api = None;
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "--property" => property = it.next().cloned(),
@@ -264,8 +264,8 @@ fn resolve(args: &[String]) -> ExitCode {
             "--not-created" => not_created = true,
             "--api" => {
                 api = match it.next().map(String::as_str) {
-                    Some("v1") => PayscoreApi::V1,
-                    Some("v2") => PayscoreApi::V2,
+                    Some("v1") => Some(PayscoreApi::V1),
+                    Some("v2") => Some(PayscoreApi::V2),
                     _ => {
                         eprintln!("worker resolve: --api takes v1 or v2\n{RESOLVE_USAGE}");
                         return ExitCode::from(EXIT_CONFIG);
@@ -286,6 +286,14 @@ fn resolve(args: &[String]) -> ExitCode {
         eprintln!("worker resolve: either --group or --not-created\n{RESOLVE_USAGE}");
         return ExitCode::from(EXIT_CONFIG);
     }
+    // Without --api: the generation the property is on in PROPERTIES_FILE, else v1.
+    let api = api.unwrap_or_else(|| {
+        std::env::var("PROPERTIES_FILE")
+            .ok()
+            .and_then(|path| worker::properties::Properties::load(&path).ok())
+            .and_then(|p| p.get(&property).map(|s| s.payscore_api))
+            .unwrap_or_default()
+    });
     let ledger = match ledger_from_env("resolve") {
         Ok(ledger) => ledger,
         Err(code) => return code,
@@ -296,7 +304,15 @@ fn resolve(args: &[String]) -> ExitCode {
             println!(
                 "resolve: application {application} at property {property}: {}; now replay its dead letter",
                 match &group {
-                    Some(group) => format!("screening group {group} recorded"),
+                    Some(group) => format!(
+                        "{} group {group} recorded (Payscore {})",
+                        if api == PayscoreApi::V2 {
+                            "applicant"
+                        } else {
+                            "screening"
+                        },
+                        api.as_str()
+                    ),
                     None => "recorded as never created".to_owned(),
                 }
             );

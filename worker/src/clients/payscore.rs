@@ -7,6 +7,7 @@ pub mod v2;
 use super::http::{Answer, CallError, Downstream};
 use crate::config::Lookup;
 use crate::json;
+use crate::properties::PayscoreApi;
 use serde::Serialize;
 use serde_json::Value;
 use shared::config::Secret;
@@ -226,8 +227,12 @@ impl PayscoreClient {
 
     /// The groups the lookup route lists, asked with `correlation_id` or without; `None` with
     /// `PAYSCORE_LOOKUP=none`.
-    async fn list(&self, correlation_id: Option<&str>) -> Result<Option<Value>, PayscoreError> {
-        let path = match self.lookup {
+    async fn list(
+        &self,
+        correlation_id: Option<&str>,
+        lookup: Lookup,
+    ) -> Result<Option<Value>, PayscoreError> {
+        let path = match lookup {
             Lookup::ApplicantGroups => "applicant_groups",
             Lookup::ScreeningGroups => "screening_groups",
             Lookup::None => return Ok(None),
@@ -261,7 +266,30 @@ impl PayscoreClient {
 
     /// The id of the group with this correlation id, if one exists (DESIGN.md invariant 3).
     pub async fn find_group(&self, correlation_id: &str) -> Result<Option<String>, PayscoreError> {
-        let Some(listed) = self.list(Some(correlation_id)).await? else {
+        self.find_group_in(correlation_id, self.lookup).await
+    }
+
+    /// As [`Self::find_group`], for a group of generation `api`: an applicant group (v2) is
+    /// looked up on the applicant-group list even where `PAYSCORE_LOOKUP` names the assumed
+    /// v1 route, which cannot show it.
+    pub async fn find_group_of(
+        &self,
+        correlation_id: &str,
+        api: PayscoreApi,
+    ) -> Result<Option<String>, PayscoreError> {
+        let lookup = match (api, self.lookup) {
+            (PayscoreApi::V2, Lookup::ScreeningGroups) => Lookup::ApplicantGroups,
+            (_, lookup) => lookup,
+        };
+        self.find_group_in(correlation_id, lookup).await
+    }
+
+    async fn find_group_in(
+        &self,
+        correlation_id: &str,
+        lookup: Lookup,
+    ) -> Result<Option<String>, PayscoreError> {
+        let Some(listed) = self.list(Some(correlation_id), lookup).await? else {
             return Ok(None);
         };
         let groups = json::list(Some(&listed));
@@ -283,7 +311,7 @@ impl PayscoreClient {
     /// (read-only; `worker doctor` uses it to tell a filtered lookup from an empty account).
     pub async fn lists_any_group(&self) -> Result<bool, PayscoreError> {
         Ok(self
-            .list(None)
+            .list(None, self.lookup)
             .await?
             .is_some_and(|groups| !json::list(Some(&groups)).is_empty()))
     }

@@ -6,6 +6,14 @@ pub use crate::json::{count_items, mentions};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+/// `entrata:<propertyId>:<applicationId>`: the `correlation_id` of an application's group.
+pub fn correlation_id(application: &crate::ledger::records::ApplicationRef) -> String {
+    format!(
+        "entrata:{}:{}",
+        application.property_id, application.application_id
+    )
+}
+
 /// `entrata:<propertyId>:<applicationId>` → the two ids.
 pub fn parse_correlation(correlation_id: &str) -> Option<(&str, &str)> {
     let rest = correlation_id.strip_prefix("entrata:")?;
@@ -18,24 +26,22 @@ pub fn report_hash(pdf: &[u8]) -> String {
     hex::encode(Sha256::digest(pdf))[..12].to_owned()
 }
 
+/// Only ASCII letters, digits and `-`: what an id may bring into a file name.
+fn safe(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
+}
+
 /// `payscore-<group id>-<12 hex of SHA-256>.pdf`: the same report gets the same name, a new
 /// report (after a re-completion) a new one.
 pub fn file_name(group_id: &str, pdf: &[u8]) -> String {
-    let safe: String = group_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    format!("payscore-{safe}-{}.pdf", report_hash(pdf))
+    format!("payscore-{}-{}.pdf", safe(group_id), report_hash(pdf))
 }
 
 /// `payscore-<kind>-<group id>-<report id>.pdf` for a v2 report: which report it is, of which
 /// group, and one name per report id (the same report uploaded again has the same name).
 pub fn report_file_name(kind: &str, group_id: &str, report_id: &str) -> String {
-    let safe = |text: &str| -> String {
-        text.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect()
-    };
     format!(
         "payscore-{}-{}-{}.pdf",
         safe(&kind.to_ascii_lowercase()),

@@ -32,3 +32,29 @@ impl ReportCheck {
         self.api.as_deref() == Some("v2")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_queued_before_there_was_a_choice_reads_as_v1_and_v1_checks_stay_as_they_were() {
+        let old: ReportCheck = serde_json::from_str(
+            r#"{"screening_group_id": "g", "check": 3, "group_created_at_ms": 1}"#,
+        )
+        .expect("reads");
+        assert!(!old.is_v2());
+        assert_eq!(old.expected_reports, None);
+        assert_eq!(
+            serde_json::to_value(&old).expect("writes"),
+            serde_json::json!({"screening_group_id": "g", "check": 3, "group_created_at_ms": 1}),
+            "a v1 check is written as before"
+        );
+        let v2 = ReportCheck {
+            api: Some("v2".into()),
+            expected_reports: Some(3),
+            ..old
+        };
+        assert!(v2.is_v2());
+    }
+}

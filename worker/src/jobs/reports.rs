@@ -30,7 +30,7 @@ use crate::config::WorkerConfig;
 use crate::consumer::Handler;
 use crate::jobs::classify::{entrata_failure, payscore_failure, wait_for_schedule};
 use crate::jobs::documents::{
-    failed_file, file_name, parse_correlation, report_file_name, report_hash,
+    correlation_id, failed_file, file_name, parse_correlation, report_file_name, report_hash,
 };
 use crate::jobs::report_check::{self, ReportCheck};
 use crate::json;
@@ -39,7 +39,7 @@ use crate::ledger::records::{ApplicationRef, ReportState};
 use crate::ledger::{Claim, ClaimAttempt, Ledger, LedgerError};
 use crate::metrics::WorkerMetrics;
 use crate::outcome::{DeadReason, Failure, FollowUp, Ignore, Job, Outcome};
-use crate::properties::PropertySettings;
+use crate::properties::{PayscoreApi, PropertySettings};
 use serde_json::{Value, json};
 use shared::amqp::WorkQueue;
 use std::sync::Arc;
@@ -202,8 +202,22 @@ impl ReportsJob {
             Err(error) => return ledger_down(error),
         };
         let outcome = match work {
-            Work::Check(check) if check.is_v2() => self.check_v2(job, check, &claim).await,
-            Work::Check(check) => self.check(job, check, &claim).await,
+            Work::Check(check) => {
+                // The ledger's generation wins over the message's: it is what was created.
+                let v2 = match self.ledger.api_of_group(group_id).await {
+                    Ok(Some(api)) => api == PayscoreApi::V2,
+                    Ok(None) => check.is_v2(),
+                    Err(error) => {
+                        claim.release().await;
+                        return ledger_down(error);
+                    }
+                };
+                if v2 {
+                    self.check_v2(job, check, &claim).await
+                } else {
+                    self.check(job, check, &claim).await
+                }
+            }
             Work::Completed => self.upload(job, group_id, None, &claim).await,
             Work::Report(report_id) => self.upload_v2(job, group_id, &report_id, &claim).await,
         };
@@ -513,9 +527,11 @@ impl ReportsJob {
     /// `completed` and has every report it asked for, else check again later.
     async fn check_v2(&self, job: &Job, check: ReportCheck, claim: &Claim) -> Outcome {
         let group_id = check.screening_group_id.clone();
+        // A 404 for the list is read as "no reports yet" (the reference documents 404 only for
+        // a single report): the ledger already says the group is ours, and the checks stay
+        // bounded by REPORT_CHECK_MAX_AGE.
         let mut reports = match self.payscore.applicant_group_reports(&group_id).await {
-            Ok(Some(reports)) => reports,
-            Ok(None) => return self.metrics.ignore(QUEUE, Ignore::GroupUnknown),
+            Ok(reports) => reports.unwrap_or_default(),
             Err(error) => return payscore_failure(error, "applicant_group_reports"),
         };
         // Expired ones last: one that was never uploaded ends the checks in a dead letter, and
@@ -532,22 +548,24 @@ impl ReportsJob {
             Ok(None) => return unknown_group(&group_id, "the ledger does not know it"),
             Err(error) => return ledger_down(error),
         };
-        let correlation = format!(
-            "entrata:{}:{}",
-            application.property_id, application.application_id
-        );
-        let status = match self
-            .payscore
-            .applicant_group_status(&correlation, &group_id)
-            .await
-        {
-            Ok(status) => status.unwrap_or_default(),
-            Err(error) => return payscore_failure(error, "applicant_group_status"),
+        // Every report uploaded above. Done once as many as the group asked for are there; when
+        // that number is unknown (a group found by the lookup), once Payscore says the group
+        // is completed.
+        let done = match check.expected_reports {
+            Some(n) => reports.len() >= n as usize,
+            None => {
+                let status = match self
+                    .payscore
+                    .applicant_group_status(&correlation_id(&application), &group_id)
+                    .await
+                {
+                    Ok(status) => status.unwrap_or_default(),
+                    Err(error) => return payscore_failure(error, "applicant_group_status"),
+                };
+                status.eq_ignore_ascii_case("completed") && !reports.is_empty()
+            }
         };
-        let all_there = check
-            .expected_reports
-            .is_none_or(|n| reports.len() >= n as usize);
-        if status.eq_ignore_ascii_case("completed") && all_there && !reports.is_empty() {
+        if done {
             tracing::info!(group_id = %group_id, reports = reports.len(), checks = check.check, "every report of the applicant group is in the applicant file");
             return Outcome::Done(None);
         }

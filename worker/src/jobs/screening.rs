@@ -156,7 +156,7 @@ impl ScreeningJob {
         };
         match self
             .ledger
-            .begin_create(claim, property_id, application_id)
+            .begin_create(claim, property_id, application_id, settings.payscore_api)
             .await
         {
             Ok(true) => {}
@@ -170,7 +170,8 @@ impl ScreeningJob {
         };
         match created {
             Ok(group_id) => {
-                self.record_group(job, event, &group_id, Some(invited), settings)
+                let api = settings.payscore_api;
+                self.record_group(job, event, &group_id, Some(invited), settings, api)
                     .await
             }
             Err(PayscoreError::Rejected { status }) => {
@@ -188,10 +189,16 @@ impl ScreeningJob {
             Err(PayscoreError::Conflict) => {
                 // Payscore already has a group for this application (a create whose answer
                 // was lost, from before the ledger knew it): adopt it.
-                match self.payscore.find_group(&event.correlation_id()).await {
+                let api = settings.payscore_api;
+                match self
+                    .payscore
+                    .find_group_of(&event.correlation_id(), api)
+                    .await
+                {
                     Ok(Some(group_id)) => {
                         tracing::info!(message_id = %job.message_id, group_id = %group_id, "create answered 409; adopting the existing screening group");
-                        self.record_group(job, event, &group_id, Some(invited), settings)
+                        let api = settings.payscore_api;
+                        self.record_group(job, event, &group_id, Some(invited), settings, api)
                             .await
                     }
                     Ok(None) => payscore_failure(PayscoreError::Conflict, "create_group"),
@@ -231,11 +238,17 @@ impl ScreeningJob {
                 ),
             ));
         }
-        match self.payscore.find_group(&event.correlation_id()).await {
+        match self
+            .payscore
+            .find_group_of(&event.correlation_id(), record.payscore_api)
+            .await
+        {
             Ok(Some(group_id)) => {
                 tracing::info!(message_id = %job.message_id, group_id = %group_id, "an earlier create did happen; recording its group");
                 Some(
-                    self.record_group(job, event, &group_id, None, settings)
+                    // As the generation the intent was made with: the property may have moved
+                    // to another since.
+                    self.record_group(job, event, &group_id, None, settings, record.payscore_api)
                         .await,
                 )
             }
@@ -301,8 +314,8 @@ impl ScreeningJob {
         )
     }
 
-    /// Record the group. `applicants`: how many were invited (`None` when the group was found
-    /// by the lookup); the generation is the property's.
+    /// Record the group of generation `api`. `applicants`: how many were invited (`None` when
+    /// the group was found by the lookup).
     async fn record_group(
         &self,
         job: &Job,
@@ -310,9 +323,9 @@ impl ScreeningJob {
         group_id: &str,
         applicants: Option<usize>,
         settings: &PropertySettings,
+        api: PayscoreApi,
     ) -> Outcome {
         job.note(|t| t.group_id = Some(group_id.to_owned()));
-        let api = settings.payscore_api;
         if let Err(error) = self
             .ledger
             .group_created(&event.property_id, &event.application_id, group_id, api)

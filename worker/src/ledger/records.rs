@@ -95,17 +95,20 @@ impl Ledger {
         })
     }
 
-    /// Record the intent to create a group, fenced by `claim`. False when the claim is no
-    /// longer this job's (or the group was recorded meanwhile): the job must not create.
+    /// Record the intent to create a group of generation `payscore_api`, fenced by `claim`.
+    /// False when the claim is no longer this job's (or the group was recorded meanwhile):
+    /// the job must not create. The generation stays with the intent, so a group a later
+    /// lookup finds is recorded as what was created, whatever the property says by then.
     pub async fn begin_create(
         &self,
         claim: &Claim,
         property_id: &str,
         application_id: &str,
+        payscore_api: PayscoreApi,
     ) -> Result<bool, LedgerError> {
         let sql = format!(
             "WITH {FENCE} UPDATE ledger_applications \
-             SET state = 'creating', create_started_at = now(), \
+             SET state = 'creating', create_started_at = now(), payscore_api = $6, \
                  create_attempts = create_attempts + 1, updated_at = now() \
              WHERE property_id = $4 AND application_id = $5 AND group_id IS NULL \
                AND EXISTS (SELECT 1 FROM fence) \
@@ -121,6 +124,7 @@ impl Ledger {
                     &claim.ttl_seconds(),
                     &property_id,
                     &application_id,
+                    &payscore_api.as_str(),
                 ],
             )
             .await?;
