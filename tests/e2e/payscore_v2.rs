@@ -84,6 +84,35 @@ async fn applicant_group(fleet: &Fleet, app: &SubmittedApplication) -> ControlAp
     .await
 }
 
+/// A v2 household submitted and finished while Payscore's `REPORT_READY` webhooks are lost;
+/// the application and its group with the reports.
+async fn finished_without_report_ready(
+    fleet: &Fleet,
+) -> (SubmittedApplication, ControlApplicantGroup) {
+    let lost = Suppression {
+        all: false,
+        codes: ["REPORT_READY".to_owned()].into(),
+    };
+    fleet
+        .control()
+        .suppress_webhooks(&lost)
+        .await
+        .expect("suppress");
+    let app = household(fleet, V2_PROPERTY).await;
+    let group = applicant_group(fleet, &app).await;
+    fleet
+        .control()
+        .complete_applicant_group(&group.id, None)
+        .await
+        .expect("complete");
+    let group = fleet
+        .control()
+        .applicant_group(&group.id)
+        .await
+        .expect("group");
+    (app, group)
+}
+
 /// The file names of an application's successful uploads.
 async fn uploaded_names(fleet: &Fleet, application_id: u64) -> Vec<String> {
     fleet
@@ -224,27 +253,7 @@ async fn lost_report_ready_webhooks_are_made_up_by_the_report_checks_which_then_
         ],
     )
     .await;
-    let lost = Suppression {
-        all: false,
-        codes: ["REPORT_READY".to_owned()].into(),
-    };
-    fleet
-        .control()
-        .suppress_webhooks(&lost)
-        .await
-        .expect("suppress");
-    let app = household(&fleet, V2_PROPERTY).await;
-    let group = applicant_group(&fleet, &app).await;
-    fleet
-        .control()
-        .complete_applicant_group(&group.id, None)
-        .await
-        .expect("complete");
-    let group = fleet
-        .control()
-        .applicant_group(&group.id)
-        .await
-        .expect("group");
+    let (app, group) = finished_without_report_ready(&fleet).await;
     uploads(&fleet, app.application_id, 3).await;
     let names = uploaded_names(&fleet, app.application_id).await;
     assert_eq!(
@@ -274,27 +283,7 @@ async fn lost_report_ready_webhooks_are_made_up_by_the_report_checks_which_then_
 #[tokio::test]
 async fn an_expired_report_is_dead_lettered_as_report_expired() {
     let (fleet, a, b) = fleet("v2-expired", Vec::new()).await;
-    let lost = Suppression {
-        all: false,
-        codes: ["REPORT_READY".to_owned()].into(),
-    };
-    fleet
-        .control()
-        .suppress_webhooks(&lost)
-        .await
-        .expect("suppress");
-    let app = household(&fleet, V2_PROPERTY).await;
-    let group = applicant_group(&fleet, &app).await;
-    fleet
-        .control()
-        .complete_applicant_group(&group.id, None)
-        .await
-        .expect("complete");
-    let group = fleet
-        .control()
-        .applicant_group(&group.id)
-        .await
-        .expect("group");
+    let (app, group) = finished_without_report_ready(&fleet).await;
     let report = &group.reports[0];
     fleet
         .control()

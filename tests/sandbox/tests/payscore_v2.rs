@@ -5,14 +5,12 @@
 
 mod common;
 
-use common::{Receiver, create_group, group_body, http, start, start_with, token};
-use hmac::{Hmac, Mac};
+use common::{Receiver, create_group, group_body, http, start, start_with, token, verifies};
 use sandbox::payscore::VerificationTarget;
 use sandbox::payscore::model::Status;
 use sandbox::payscore::webhooks::{WebhookFaults, WebhookRecord};
 use sandbox::{Outcome, SandboxConfig, Scripted, ScriptedAction, Simulator};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -74,17 +72,6 @@ async fn get(url: &str, token: &str) -> (u16, Value) {
 
 fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("id").to_owned()
-}
-
-/// Verify `Verification-Signature` the way a receiver would, independently of the sandbox.
-fn verifies(received: &common::Received, secret: &str) -> bool {
-    let Some(signature) = received.headers.get("verification-signature") else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(&received.body);
-    let expected = mac.finalize().into_bytes();
-    hex::decode(signature.as_bytes()).is_ok_and(|given| given == expected.as_slice())
 }
 
 fn body_of(received: &common::Received) -> Value {

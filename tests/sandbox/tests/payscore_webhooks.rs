@@ -3,25 +3,12 @@
 
 mod common;
 
-use common::{Receiver, create_group, group_body, start, start_with, token};
-use hmac::{Hmac, Mac};
+use common::{Receiver, create_group, group_body, start, start_with, token, verifies};
 use sandbox::SandboxConfig;
 use sandbox::payscore::SendWebhook;
 use sandbox::payscore::webhooks::{Suppression, WebhookFaults};
 use serde_json::Value;
-use sha2::Sha256;
 use std::time::Duration;
-
-/// Verify `Verification-Signature` the way a receiver would, independently of the sandbox.
-fn verifies(received: &common::Received, secret: &str) -> bool {
-    let Some(signature) = received.headers.get("verification-signature") else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
-    mac.update(&received.body);
-    let expected = mac.finalize().into_bytes();
-    hex::decode(signature.as_bytes()).is_ok_and(|given| given == expected.as_slice())
-}
 
 fn json(received: &common::Received) -> Value {
     serde_json::from_slice(&received.body).expect("JSON body")

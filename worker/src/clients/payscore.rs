@@ -108,6 +108,22 @@ pub struct PropertyRequest {
     pub unit: Option<String>,
 }
 
+/// The id of a created group (either generation): 409 is a conflict, 400/422 a refusal, any
+/// other non-2xx a failure, a 2xx without an id malformed (`missing`).
+fn created_id(answer: Answer, missing: &'static str) -> Result<String, PayscoreError> {
+    match answer.status {
+        200..=299 => {}
+        409 => return Err(PayscoreError::Conflict),
+        400 | 422 => {
+            return Err(PayscoreError::Rejected {
+                status: answer.status,
+            });
+        }
+        _ => return Err(answer.error().into()),
+    }
+    json::text(json::field(&answer.json()?, "id")).ok_or(PayscoreError::Malformed(missing))
+}
+
 /// What `GET …/report` said.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReportUrl {
@@ -322,18 +338,7 @@ impl PayscoreClient {
         let answer = self
             .send("create_group", |c| c.post(&url).json(body))
             .await?;
-        match answer.status {
-            200..=299 => {}
-            409 => return Err(PayscoreError::Conflict),
-            400 | 422 => {
-                return Err(PayscoreError::Rejected {
-                    status: answer.status,
-                });
-            }
-            _ => return Err(answer.error().into()),
-        }
-        json::text(json::field(&answer.json()?, "id"))
-            .ok_or(PayscoreError::Malformed("no id in the created group"))
+        created_id(answer, "no id in the created group")
     }
 
     /// A group, or `None` when Payscore does not know it.

@@ -216,3 +216,16 @@ async fn receive(
         .unwrap_or(202);
     StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED)
 }
+
+/// Verify `Verification-Signature` the way a receiver would, independently of the sandbox:
+/// hex HMAC-SHA256 of the raw body.
+pub fn verifies(received: &Received, secret: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some(signature) = received.headers.get("verification-signature") else {
+        return false;
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(&received.body);
+    let expected = mac.finalize().into_bytes();
+    hex::decode(signature.as_bytes()).is_ok_and(|given| given == expected.as_slice())
+}

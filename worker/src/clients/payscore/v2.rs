@@ -149,19 +149,7 @@ impl PayscoreClient {
         let answer = self
             .send("create_applicant_group", |c| c.post(&url).json(body))
             .await?;
-        match answer.status {
-            200..=299 => {}
-            409 => return Err(PayscoreError::Conflict),
-            400 | 422 => {
-                return Err(PayscoreError::Rejected {
-                    status: answer.status,
-                });
-            }
-            _ => return Err(answer.error().into()),
-        }
-        json::text(json::field(&answer.json()?, "id")).ok_or(PayscoreError::Malformed(
-            "no id in the created applicant group",
-        ))
+        super::created_id(answer, "no id in the created applicant group")
     }
 
     /// The reports Payscore has for a group so far; `None` when it does not know the group.
