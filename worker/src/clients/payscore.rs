@@ -78,7 +78,7 @@ pub struct CreateGroupRequest {
 }
 
 /// One applicant of a [`CreateGroupRequest`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct ApplicantRequest {
     /// Given name.
     pub applicant_first_name: String,
@@ -124,8 +124,17 @@ fn created_id(answer: Answer, missing: &'static str) -> Result<String, PayscoreE
     json::text(json::field(&answer.json()?, "id")).ok_or(PayscoreError::Malformed(missing))
 }
 
+/// Applicant data never reaches a log line, even through `{:?}`.
+impl std::fmt::Debug for ApplicantRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplicantRequest")
+            .field("phone_number", &self.applicant_phone_number.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// What `GET …/report` said.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum ReportUrl {
     /// The PDF is at this (short-lived) URL.
     Ready(String),
@@ -133,6 +142,17 @@ pub enum ReportUrl {
     NotReady,
     /// 410: expired.
     Expired,
+}
+
+/// The pre-signed link is a credential for the report: never in a log line.
+impl std::fmt::Debug for ReportUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportUrl::Ready(_) => f.write_str("Ready(<pre-signed link>)"),
+            ReportUrl::NotReady => f.write_str("NotReady"),
+            ReportUrl::Expired => f.write_str("Expired"),
+        }
+    }
 }
 
 /// The Payscore client.

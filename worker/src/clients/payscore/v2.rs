@@ -32,7 +32,7 @@ pub struct CreateApplicantGroupRequest {
 }
 
 /// One applicant of a [`CreateApplicantGroupRequest`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct ApplicantV2 {
     /// Given name.
     pub first_name: String,
@@ -45,6 +45,16 @@ pub struct ApplicantV2 {
     pub phone_number: Option<String>,
     /// The verifications asked of this applicant, by their wire names.
     pub verifications: Vec<VerificationV2>,
+}
+
+/// Applicant data never reaches a log line, even through `{:?}`.
+impl std::fmt::Debug for ApplicantV2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplicantV2")
+            .field("phone_number", &self.phone_number.is_some())
+            .field("verifications", &self.verifications)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One verification of an [`ApplicantV2`].
@@ -122,7 +132,7 @@ pub struct ReportSummary {
 }
 
 /// What `GET /api/v1/reports/{id}` said.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum ReportV2 {
     /// The report, with its short-lived PDF link (never logged or stored).
     Ready {
@@ -137,6 +147,23 @@ pub enum ReportV2 {
     NotReady,
     /// 410: expired.
     Expired,
+}
+
+/// The pre-signed link is a credential for the report: never in a log line.
+impl std::fmt::Debug for ReportV2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportV2::Ready {
+                kind, applicant_id, ..
+            } => f
+                .debug_struct("Ready")
+                .field("kind", kind)
+                .field("applicant_id", applicant_id)
+                .finish_non_exhaustive(),
+            ReportV2::NotReady => f.write_str("NotReady"),
+            ReportV2::Expired => f.write_str("Expired"),
+        }
+    }
 }
 
 impl PayscoreClient {
@@ -297,6 +324,36 @@ mod tests {
                 "correlation_id": "entrata:1:2"
             })
         );
+    }
+
+    #[test]
+    fn debug_output_shows_no_applicant_data_and_no_report_link() {
+        let applicant = ApplicantV2 {
+            first_name: "Jane".into(),
+            last_name: "Doe".into(),
+            email: "jane@example.com".into(),
+            phone_number: Some("+19842342345".into()),
+            verifications: vec![VerificationV2 {
+                kind: "identity_verification".into(),
+            }],
+        };
+        let report = ReportV2::Ready {
+            kind: ReportKind::Identity,
+            applicant_id: Some("a-1".into()),
+            pdf_url: "https://s3.example/r.pdf?Signature=secret".into(),
+        };
+        let shown = format!("{applicant:?} {report:?}");
+        for private in [
+            "Jane",
+            "Doe",
+            "jane@example.com",
+            "+1984",
+            "Signature",
+            "s3.example",
+        ] {
+            assert!(!shown.contains(private), "{private} in {shown}");
+        }
+        assert!(shown.contains("identity_verification") && shown.contains("a-1"));
     }
 
     #[test]
