@@ -35,12 +35,20 @@ async fn fleet(
     test: &str,
     env: Vec<(&'static str, String)>,
 ) -> (Fleet, WorkerProcess, WorkerProcess) {
+    fleet_with(test, env, sandbox::SandboxConfig::default()).await
+}
+
+async fn fleet_with(
+    test: &str,
+    env: Vec<(&'static str, String)>,
+    sandbox: sandbox::SandboxConfig,
+) -> (Fleet, WorkerProcess, WorkerProcess) {
     let fleet = Fleet::start(
         test,
         FleetOptions {
             start_worker: false,
             env,
-            ..Default::default()
+            sandbox,
         },
     )
     .await;
@@ -238,6 +246,39 @@ async fn a_v2_household_gets_one_group_and_each_report_once_whatever_the_webhook
         let series = format!(r#"worker_payscore_webhooks_total{{code="{code}"}}"#);
         let seen = a.sample(&series).await + b.sample(&series).await;
         assert!(seen >= at_least, "{code}: {seen}");
+    }
+    drop((a, b));
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn an_identity_report_ready_without_its_group_is_placed_by_the_report_itself() {
+    // The other reading of §10: an individual report's webhook does not name its group.
+    let mut config = sandbox::SandboxConfig::default();
+    config.payscore.v2_report_ready_group_id_household_only = true;
+    // Report checks an hour away: only the webhooks can bring the reports.
+    let (fleet, a, b) = fleet_with("v2-no-group", Vec::new(), config).await;
+    let app = household(&fleet, V2_PROPERTY).await;
+    let group = applicant_group(&fleet, &app).await;
+    fleet
+        .control()
+        .complete_applicant_group(&group.id, None)
+        .await
+        .expect("complete");
+    let group = fleet
+        .control()
+        .applicant_group(&group.id)
+        .await
+        .expect("group");
+    uploads(&fleet, app.application_id, 3).await;
+    let names = uploaded_names(&fleet, app.application_id).await;
+    assert_eq!(
+        names.into_iter().collect::<BTreeSet<_>>(),
+        expected_names(&group)
+    );
+    for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
+        let dead = fleet.broker.topology().dead_queue(queue);
+        assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
     }
     drop((a, b));
     fleet.stop().await;

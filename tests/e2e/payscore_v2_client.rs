@@ -112,10 +112,12 @@ async fn three_reports_under(mut config: SandboxConfig) {
     for report in &reports {
         match payscore.report_v2(&report.id).await.expect("report") {
             ReportV2::Ready {
+                group_id,
                 kind,
                 applicant_id,
                 pdf_url,
             } => {
+                assert_eq!(group_id.as_deref(), Some(id.as_str()), "names its group");
                 assert_eq!(kind, report.kind);
                 if kind == ReportKind::Identity {
                     let who = applicant_id.expect("an identity report names its applicant");

@@ -73,6 +73,10 @@ pub struct PayscoreConfig {
     /// `GET /api/v1/applicant_groups/{id}/reports` answers `{"reports": [...]}` instead of a
     /// bare JSON array (the reference does not say which).
     pub v2_reports_wrapped: bool,
+    /// An individual report's `REPORT_READY` leaves `applicant_group_id` out, as the reports
+    /// list does ("household reports only"); by default every `REPORT_READY` carries it, as
+    /// the reference's example does.
+    pub v2_report_ready_group_id_household_only: bool,
 }
 
 /// The default of [`PayscoreConfig::v2_verification_types`].
@@ -204,6 +208,7 @@ impl Default for SandboxConfig {
                 v2_verification_types: V2_VERIFICATION_TYPES.map(str::to_owned).to_vec(),
                 v2_state_initials_only: false,
                 v2_reports_wrapped: false,
+                v2_report_ready_group_id_household_only: false,
             },
             entrata: EntrataConfig {
                 api_key: Secret::new("sandbox-api-key"),
@@ -286,6 +291,10 @@ impl SandboxConfig {
                 v2_state_initials_only: env
                     .bool_or("SANDBOX_PAYSCORE_V2_STATE_INITIALS_ONLY", false)?,
                 v2_reports_wrapped: env.bool_or("SANDBOX_PAYSCORE_V2_REPORTS_WRAPPED", false)?,
+                v2_report_ready_group_id_household_only: env.bool_or(
+                    "SANDBOX_PAYSCORE_V2_REPORT_READY_GROUP_ID_HOUSEHOLD_ONLY",
+                    false,
+                )?,
             },
             entrata: EntrataConfig {
                 api_key: env

@@ -159,9 +159,19 @@ impl Handler for ReportsJob {
                     ("REPORT_READY", Some(group_id), Some(report_id)) => {
                         self.claimed(job, &group_id, Work::Report(report_id)).await
                     }
-                    ("REPORT_READY", _, _) => Outcome::dead(
+                    // The reports list names the group of household reports only; an
+                    // individual report's webhook may not either: the report itself does.
+                    ("REPORT_READY", None, Some(report_id)) => {
+                        match self.group_of_report(&report_id).await {
+                            Ok(group_id) => {
+                                self.claimed(job, &group_id, Work::Report(report_id)).await
+                            }
+                            Err(outcome) => outcome,
+                        }
+                    }
+                    ("REPORT_READY", _, None) => Outcome::dead(
                         DeadReason::UnreadableDelivery,
-                        "REPORT_READY without applicant_group_id or report_id",
+                        "REPORT_READY without report_id",
                     ),
                     _ => self.metrics.ignore(QUEUE, Ignore::NoActionNeeded),
                 }
@@ -452,6 +462,31 @@ impl ReportsJob {
             ));
         }
         Ok(pdf)
+    }
+
+    /// v2: the applicant group a report belongs to, read from the report. An `Err` ends the
+    /// job.
+    async fn group_of_report(&self, report_id: &str) -> Result<String, Outcome> {
+        match self.payscore.report_v2(report_id).await {
+            Ok(ReportV2::Ready {
+                group_id: Some(group_id),
+                ..
+            }) => Ok(group_id),
+            Ok(ReportV2::Ready { group_id: None, .. }) => Err(Outcome::dead(
+                DeadReason::UnreadableDelivery,
+                format!("neither REPORT_READY nor report {report_id} names its applicant group"),
+            )),
+            Ok(ReportV2::NotReady) => Err(Outcome::Retry(Failure::new(
+                "report_not_ready",
+                format!("Payscore has no report {report_id} yet (404)"),
+                None,
+            ))),
+            Ok(ReportV2::Expired) => Err(Outcome::dead(
+                DeadReason::ReportExpired,
+                format!("report {report_id} expired (410)"),
+            )),
+            Err(error) => Err(payscore_failure(error, "report_v2")),
+        }
     }
 
     /// v2: upload one report of an applicant group, once per report id.

@@ -136,6 +136,8 @@ pub struct ReportSummary {
 pub enum ReportV2 {
     /// The report, with its short-lived PDF link (never logged or stored).
     Ready {
+        /// The applicant group it belongs to, when the answer says.
+        group_id: Option<String>,
         /// What it is of.
         kind: ReportKind,
         /// The applicant, for an individual report.
@@ -154,9 +156,13 @@ impl std::fmt::Debug for ReportV2 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReportV2::Ready {
-                kind, applicant_id, ..
+                group_id,
+                kind,
+                applicant_id,
+                ..
             } => f
                 .debug_struct("Ready")
+                .field("group_id", group_id)
                 .field("kind", kind)
                 .field("applicant_id", applicant_id)
                 .finish_non_exhaustive(),
@@ -265,6 +271,7 @@ impl PayscoreClient {
             .map(|k| ReportKind::parse(&k))
             .ok_or(PayscoreError::Malformed("no report_type in the report"))?;
         Ok(ReportV2::Ready {
+            group_id: json::text(json::field(&body, "applicant_group_id")),
             kind,
             applicant_id: json::text(json::field(&body, "applicant_id")),
             pdf_url,
@@ -338,6 +345,7 @@ mod tests {
             }],
         };
         let report = ReportV2::Ready {
+            group_id: Some("g-1".into()),
             kind: ReportKind::Identity,
             applicant_id: Some("a-1".into()),
             pdf_url: "https://s3.example/r.pdf?Signature=secret".into(),

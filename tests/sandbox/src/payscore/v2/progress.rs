@@ -13,8 +13,9 @@ use uuid::Uuid;
 /// `{"code": "VERIFICATION_STARTED", "verification_id"}`,
 /// `{"code": "VERIFICATION_COMPLETED", "verification_id", "reason_completed": "finished"}`,
 /// `{"code": "REPORT_READY", "applicant_group_id", "applicant_id", "report_id", "report_type"}`
-/// (`applicant_id` is `null` for household reports).
-pub fn webhook_body(event: &Event, group_id: &Uuid) -> String {
+/// (`applicant_id` is `null` for household reports; with `group_id_household_only` an
+/// individual report's body has no `applicant_group_id`).
+pub fn webhook_body(event: &Event, group_id: &Uuid, group_id_household_only: bool) -> String {
     let body = match event {
         Event::Started { verification_id } => json!({
             "code": event.code(),
@@ -29,13 +30,21 @@ pub fn webhook_body(event: &Event, group_id: &Uuid) -> String {
             report_id,
             report_type,
             applicant_id,
-        } => json!({
-            "code": event.code(),
-            "applicant_group_id": group_id.to_string(),
-            "applicant_id": applicant_id.map(|a| a.to_string()),
-            "report_id": report_id.to_string(),
-            "report_type": report_type.wire(),
-        }),
+        } => {
+            let mut body = json!({
+                "code": event.code(),
+                "applicant_group_id": group_id.to_string(),
+                "applicant_id": applicant_id.map(|a| a.to_string()),
+                "report_id": report_id.to_string(),
+                "report_type": report_type.wire(),
+            });
+            if group_id_household_only && applicant_id.is_some() {
+                body.as_object_mut()
+                    .expect("an object")
+                    .remove("applicant_group_id");
+            }
+            body
+        }
     };
     body.to_string()
 }
@@ -61,7 +70,11 @@ impl PayscoreState {
         let group_id = id.to_string();
         let mut records = Vec::with_capacity(events.len());
         for event in &events {
-            let body = webhook_body(event, &id);
+            let body = webhook_body(
+                event,
+                &id,
+                self.config.v2_report_ready_group_id_household_only,
+            );
             records.extend(
                 self.webhooks
                     .deliver_step(&group_id, event.code(), &url, body)
@@ -78,6 +91,23 @@ mod tests {
     use crate::payscore::v2::model::ReportType;
 
     #[test]
+    fn an_individual_report_ready_names_its_group_unless_the_other_reading_is_asked_for() {
+        let group = Uuid::nil();
+        let event = Event::ReportReady {
+            report_id: Uuid::nil(),
+            report_type: ReportType::Identity,
+            applicant_id: Some(Uuid::nil()),
+        };
+        let with: serde_json::Value =
+            serde_json::from_str(&webhook_body(&event, &group, false)).expect("json");
+        assert_eq!(with["applicant_group_id"], group.to_string());
+        let without: serde_json::Value =
+            serde_json::from_str(&webhook_body(&event, &group, true)).expect("json");
+        assert!(without.get("applicant_group_id").is_none(), "{without}");
+        assert_eq!(without["applicant_id"], Uuid::nil().to_string());
+    }
+
+    #[test]
     fn household_report_ready_carries_a_null_applicant_id() {
         let group = Uuid::nil();
         let event = Event::ReportReady {
@@ -86,8 +116,13 @@ mod tests {
             applicant_id: None,
         };
         let body: serde_json::Value =
-            serde_json::from_str(&webhook_body(&event, &group)).expect("json");
+            serde_json::from_str(&webhook_body(&event, &group, true)).expect("json");
         assert_eq!(body["code"], "REPORT_READY");
+        assert_eq!(
+            body["applicant_group_id"],
+            group.to_string(),
+            "a household report names its group under either reading"
+        );
         assert_eq!(body["report_type"], "income");
         assert!(
             body.get("applicant_id")
@@ -97,7 +132,7 @@ mod tests {
             verification_id: Uuid::nil(),
         };
         let body: serde_json::Value =
-            serde_json::from_str(&webhook_body(&completed, &group)).expect("json");
+            serde_json::from_str(&webhook_body(&completed, &group, false)).expect("json");
         assert_eq!(
             body,
             json!({ "code": "VERIFICATION_COMPLETED", "reason_completed": "finished",
