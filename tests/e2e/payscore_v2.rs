@@ -92,11 +92,15 @@ async fn applicant_group(fleet: &Fleet, app: &SubmittedApplication) -> ControlAp
     .await
 }
 
-/// A v2 household submitted and finished while Payscore's `REPORT_READY` webhooks are lost;
-/// the application and its group with the reports.
-async fn finished_without_report_ready(
-    fleet: &Fleet,
-) -> (SubmittedApplication, ControlApplicantGroup) {
+/// `env` with report checks every second.
+fn every_second(mut env: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    env.push(("REPORT_CHECK_FIRST_DELAY", "1s".into()));
+    env.push(("REPORT_CHECK_SCHEDULE", "1s".into()));
+    env
+}
+
+/// Payscore's `REPORT_READY` webhooks are lost from now on.
+async fn lose_report_ready(fleet: &Fleet) {
     let lost = Suppression {
         all: false,
         codes: ["REPORT_READY".to_owned()].into(),
@@ -106,18 +110,17 @@ async fn finished_without_report_ready(
         .suppress_webhooks(&lost)
         .await
         .expect("suppress");
+}
+
+/// A v2 household submitted and finished while Payscore's `REPORT_READY` webhooks are lost;
+/// the application and its group with the reports.
+async fn finished_without_report_ready(
+    fleet: &Fleet,
+) -> (SubmittedApplication, ControlApplicantGroup) {
+    lose_report_ready(fleet).await;
     let app = household(fleet, V2_PROPERTY).await;
     let group = applicant_group(fleet, &app).await;
-    fleet
-        .control()
-        .complete_applicant_group(&group.id, None)
-        .await
-        .expect("complete");
-    let group = fleet
-        .control()
-        .applicant_group(&group.id)
-        .await
-        .expect("group");
+    let group = finish(fleet, &group).await;
     (app, group)
 }
 
@@ -134,24 +137,40 @@ async fn uploaded_names(fleet: &Fleet, application_id: u64) -> Vec<String> {
         .collect()
 }
 
-fn expected_names(group: &ControlApplicantGroup) -> BTreeSet<String> {
-    group
+/// Complete every verification of the group in Payscore; the group with its reports.
+async fn finish(fleet: &Fleet, group: &ControlApplicantGroup) -> ControlApplicantGroup {
+    fleet
+        .control()
+        .complete_applicant_group(&group.id, None)
+        .await
+        .expect("complete");
+    fleet
+        .control()
+        .applicant_group(&group.id)
+        .await
+        .expect("group")
+}
+
+/// The application's applicant file holds each of the group's reports exactly once, under
+/// the name that says which report it is.
+async fn assert_each_report_once(
+    fleet: &Fleet,
+    application_id: u64,
+    group: &ControlApplicantGroup,
+) {
+    let names = uploaded_names(fleet, application_id).await;
+    let expected: BTreeSet<String> = group
         .reports
         .iter()
         .map(|r| format!("payscore-{}-{}-{}.pdf", r.report_type, group.id, r.id))
-        .collect()
+        .collect();
+    assert_eq!(names.len(), expected.len(), "each report once: {names:?}");
+    assert_eq!(names.into_iter().collect::<BTreeSet<_>>(), expected);
 }
 
 #[tokio::test]
 async fn a_v2_household_gets_one_group_and_each_report_once_whatever_the_webhooks_do() {
-    let (fleet, a, b) = fleet(
-        "v2-reports",
-        vec![
-            ("REPORT_CHECK_FIRST_DELAY", "1s".into()),
-            ("REPORT_CHECK_SCHEDULE", "1s".into()),
-        ],
-    )
-    .await;
+    let (fleet, a, b) = fleet("v2-reports", every_second(Vec::new())).await;
     // Every webhook twice at once: repeated REPORT_READY race each other and the report
     // checks, on two workers.
     fleet
@@ -179,28 +198,27 @@ async fn a_v2_household_gets_one_group_and_each_report_once_whatever_the_webhook
     }
     assert_eq!(group.request["monthly_rent"], 165_050, "rent in cents");
     assert_eq!(group.request["property"]["name"], "Birch Lofts");
+    let property = fleet
+        .control()
+        .properties()
+        .await
+        .expect("properties")
+        .into_iter()
+        .find(|p| p.id == V2_PROPERTY)
+        .expect("the v2 property");
     assert_eq!(
-        group.request["property"]["state"].as_str().map(str::len),
-        Some(2)
+        group.request["property"]["state"], property.state_code,
+        "the state as its USPS code"
     );
     assert_eq!(group.request["is_invitation_disabled"], false);
     // The v1 property beside it: a screening group, as before.
     let v1_group = fleet.one_group(v1.property_id, v1.application_id).await;
-    fleet
-        .control()
-        .complete_applicant_group(&group.id, None)
-        .await
-        .expect("complete");
+    let group = finish(&fleet, &group).await;
     fleet
         .control()
         .complete_group(&v1_group.id)
         .await
         .expect("complete v1");
-    let group = fleet
-        .control()
-        .applicant_group(&group.id)
-        .await
-        .expect("group");
     assert_eq!(
         group.reports.len(),
         3,
@@ -212,12 +230,7 @@ async fn a_v2_household_gets_one_group_and_each_report_once_whatever_the_webhook
     // The checks' last rounds and every repeated webhook have had their chance.
     tokio::time::sleep(Duration::from_secs(3)).await;
     fleet.settled(&[&a, &b]).await;
-    let names = uploaded_names(&fleet, v2.application_id).await;
-    assert_eq!(names.len(), 3, "each report once: {names:?}");
-    assert_eq!(
-        names.iter().cloned().collect::<BTreeSet<_>>(),
-        expected_names(&group)
-    );
+    assert_each_report_once(&fleet, v2.application_id, &group).await;
     let v1_names = uploaded_names(&fleet, v1.application_id).await;
     assert_eq!(v1_names.len(), 1);
     assert!(
@@ -228,10 +241,7 @@ async fn a_v2_household_gets_one_group_and_each_report_once_whatever_the_webhook
         fleet.control().groups().await.expect("v1 groups").len() == 1,
         "the v2 application made no v1 group"
     );
-    for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
-        let dead = fleet.broker.topology().dead_queue(queue);
-        assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
-    }
+    fleet.assert_nothing_dead_lettered().await;
     // The repeated REPORT_READY met a report already uploaded (or being uploaded).
     let duplicate = r#"worker_jobs_total{outcome="duplicate",queue="reports"}"#;
     let duplicates = a.sample(duplicate).await + b.sample(duplicate).await;
@@ -260,47 +270,31 @@ async fn an_identity_report_ready_without_its_group_is_placed_by_the_report_itse
     let (fleet, a, b) = fleet_with("v2-no-group", Vec::new(), config).await;
     let app = household(&fleet, V2_PROPERTY).await;
     let group = applicant_group(&fleet, &app).await;
-    fleet
-        .control()
-        .complete_applicant_group(&group.id, None)
-        .await
-        .expect("complete");
-    let group = fleet
-        .control()
-        .applicant_group(&group.id)
-        .await
-        .expect("group");
+    let group = finish(&fleet, &group).await;
     uploads(&fleet, app.application_id, 3).await;
-    let names = uploaded_names(&fleet, app.application_id).await;
-    assert_eq!(
-        names.into_iter().collect::<BTreeSet<_>>(),
-        expected_names(&group)
-    );
-    for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
-        let dead = fleet.broker.topology().dead_queue(queue);
-        assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
-    }
+    assert_each_report_once(&fleet, app.application_id, &group).await;
+    fleet.assert_nothing_dead_lettered().await;
     drop((a, b));
     fleet.stop().await;
 }
 
 #[tokio::test]
 async fn lost_report_ready_webhooks_are_made_up_by_the_report_checks_which_then_stop() {
-    let (fleet, a, b) = fleet(
-        "v2-checks",
-        vec![
-            ("REPORT_CHECK_FIRST_DELAY", "1s".into()),
-            ("REPORT_CHECK_SCHEDULE", "1s".into()),
-        ],
-    )
-    .await;
+    let (fleet, a, b) = fleet("v2-checks", every_second(Vec::new())).await;
+    // The first checks find the reports list answering 404: read as "no reports yet", not as
+    // a group to forget.
+    fleet
+        .control()
+        .fail_next(
+            sandbox::core::Simulator::Payscore,
+            "applicant_group_reports",
+            sandbox::Scripted::status(2, 404),
+        )
+        .await
+        .expect("fault");
     let (app, group) = finished_without_report_ready(&fleet).await;
     uploads(&fleet, app.application_id, 3).await;
-    let names = uploaded_names(&fleet, app.application_id).await;
-    assert_eq!(
-        names.into_iter().collect::<BTreeSet<_>>(),
-        expected_names(&group)
-    );
+    assert_each_report_once(&fleet, app.application_id, &group).await;
     // Every report is in and the group is completed: the checks end.
     let rescheduled = r#"worker_jobs_total{outcome="rescheduled",queue="reports"}"#;
     fleet.settled(&[&a, &b]).await;
@@ -308,15 +302,14 @@ async fn lost_report_ready_webhooks_are_made_up_by_the_report_checks_which_then_
     tokio::time::sleep(Duration::from_secs(4)).await;
     let after = a.sample(rescheduled).await + b.sample(rescheduled).await;
     assert_eq!(before, after, "no check is scheduled any more");
+    let forgotten = r#"worker_ignored_total{queue="reports",reason="group_unknown"}"#;
+    assert_eq!(a.sample(forgotten).await + b.sample(forgotten).await, 0.0);
     let done = r#"worker_jobs_total{outcome="done",queue="reports"}"#;
     assert!(
         a.sample(done).await + b.sample(done).await >= 1.0,
         "the last check ended done, not ignored or expired"
     );
-    for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
-        let dead = fleet.broker.topology().dead_queue(queue);
-        assert_eq!(fleet.broker.count(&dead).await, 0, "nothing dead-lettered");
-    }
+    fleet.assert_nothing_dead_lettered().await;
     drop((a, b));
     fleet.stop().await;
 }
@@ -361,16 +354,11 @@ async fn an_expired_report_is_dead_lettered_as_report_expired() {
 
 /// A fleet on the usual (all v1) properties file, with report checks every second.
 async fn v1_fleet(test: &str, extra: Vec<(&'static str, String)>) -> Fleet {
-    let mut env = vec![
-        ("REPORT_CHECK_FIRST_DELAY", "1s".to_owned()),
-        ("REPORT_CHECK_SCHEDULE", "1s".to_owned()),
-    ];
-    env.extend(extra);
     Fleet::start(
         test,
         FleetOptions {
             start_worker: false,
-            env,
+            env: every_second(extra),
             ..Default::default()
         },
     )
@@ -481,5 +469,89 @@ async fn a_v1_create_whose_answer_was_lost_before_the_move_is_found_and_kept_as_
         1
     );
     drop(after);
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_resolves_an_unknown_v2_create_as_the_applicant_group_it_is() {
+    let (fleet, a, b) = fleet(
+        "v2-resolve",
+        every_second(vec![("PAYSCORE_LOOKUP", "none".into())]),
+    )
+    .await;
+    // The applicant group is made, its answer lost: without a lookup the application waits
+    // in screenings.dead for an operator.
+    fleet
+        .control()
+        .fail_next(
+            sandbox::core::Simulator::Payscore,
+            "create_applicant_group",
+            sandbox::Scripted::action(1, sandbox::ScriptedAction::HangAfterHandling),
+        )
+        .await
+        .expect("fault");
+    lose_report_ready(&fleet).await;
+    let app = household(&fleet, V2_PROPERTY).await;
+    let dead = fleet.broker.topology().dead_queue(WorkQueue::Screenings);
+    eventually(Duration::from_secs(30), "the dead letter", || async {
+        (fleet.broker.count(&dead).await == 1).then_some(())
+    })
+    .await;
+    let group = applicant_group(&fleet, &app).await;
+    // `worker resolve` without --api, with the fleet's v2 properties file: recorded as v2.
+    let properties = properties_file(&fleet.broker.prefix, PROPERTIES)
+        .display()
+        .to_string();
+    let run = |args: &[&str]| {
+        std::process::Command::new(fleet_tests::process::binary("worker"))
+            .args(args)
+            .envs(&fleet.worker_env)
+            .env("PROPERTIES_FILE", &properties)
+            .output()
+            .expect("worker")
+    };
+    let resolved = run(&[
+        "resolve",
+        "--property",
+        &app.property_id.to_string(),
+        "--application",
+        &app.application_id.to_string(),
+        "--group",
+        &group.id,
+    ]);
+    let said = String::from_utf8_lossy(&resolved.stdout);
+    assert!(resolved.status.success(), "{said}");
+    assert!(
+        said.contains("applicant group") && said.contains("(Payscore v2)"),
+        "{said}"
+    );
+    assert_eq!(
+        fleet
+            .database
+            .count("SELECT count(*) FROM ledger_applications WHERE payscore_api = 'v2'")
+            .await,
+        1
+    );
+    // The household finishes; the replayed dead letter finds the recorded group and forwards
+    // a v2 report check, which brings every report although no REPORT_READY came.
+    let group = finish(&fleet, &group).await;
+    let replayed = run(&["replay", "--queue", "screenings"]);
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    uploads(&fleet, app.application_id, 3).await;
+    fleet.settled(&[&a, &b]).await;
+    assert_each_report_once(&fleet, app.application_id, &group).await;
+    assert_eq!(
+        fleet
+            .calls(sandbox::core::Simulator::Payscore, "create_applicant_group")
+            .await
+            .len(),
+        1,
+        "never created again"
+    );
+    drop((a, b));
     fleet.stop().await;
 }

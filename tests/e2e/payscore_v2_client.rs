@@ -12,8 +12,13 @@ use worker::clients::payscore::v2::{
 use worker::clients::payscore::{PayscoreClient, PayscoreError};
 use worker::config::Lookup;
 use worker::metrics::WorkerMetrics;
+use worker::properties::PayscoreApi;
 
 fn client(sandbox: &Sandbox) -> PayscoreClient {
+    client_with(sandbox, Lookup::ApplicantGroups)
+}
+
+fn client_with(sandbox: &Sandbox, lookup: Lookup) -> PayscoreClient {
     let config = SandboxConfig::default();
     PayscoreClient::new(
         Downstream::new(
@@ -25,7 +30,7 @@ fn client(sandbox: &Sandbox) -> PayscoreClient {
         config.payscore.client_id.clone(),
         config.payscore.secret_key.clone(),
         Duration::from_secs(600),
-        Lookup::ApplicantGroups,
+        lookup,
     )
 }
 
@@ -197,6 +202,36 @@ async fn a_v2_create_payscore_refuses_is_rejected_not_retried() {
             .expect("list")
             .is_empty(),
         "nothing created"
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_applicant_group_is_looked_up_on_the_v2_list_even_where_the_lookup_is_the_v1_route() {
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let payscore = client_with(&sandbox, Lookup::ScreeningGroups);
+    let correlation = "entrata:100004:3";
+    let id = payscore
+        .create_applicant_group(&household(
+            correlation,
+            ["ana@example.com", "luis@example.com"],
+        ))
+        .await
+        .expect("created");
+    assert_eq!(
+        payscore.find_group(correlation).await.expect("v1 lookup"),
+        None,
+        "the assumed v1 route does not show applicant groups"
+    );
+    assert_eq!(
+        payscore
+            .find_group_of(correlation, PayscoreApi::V2)
+            .await
+            .expect("lookup"),
+        Some(id),
+        "a v2 group is looked for where it is listed"
     );
     sandbox.shutdown().await;
 }

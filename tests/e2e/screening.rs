@@ -217,6 +217,20 @@ async fn garbage_is_dead_lettered_byte_for_byte_and_unknown_properties_are_ignor
     let ignored = r#"worker_jobs_total{outcome="ignored",queue="screenings"}"#;
     fleet.worker().wait_for(ignored, 1.0).await;
     assert!(fleet.control().groups().await.expect("groups").is_empty());
+    // The journal says why, in the metric's words.
+    let reasons = eventually(Duration::from_secs(10), "the journal entry", || async {
+        let rows = fleet
+            .database
+            .query("SELECT reason FROM ledger_journal WHERE outcome = 'ignored'")
+            .await;
+        (!rows.is_empty()).then(|| {
+            rows.iter()
+                .map(|r| r.get::<_, Option<String>>(0))
+                .collect::<Vec<_>>()
+        })
+    })
+    .await;
+    assert_eq!(reasons, [Some("property_not_enabled".to_owned())]);
     fleet.stop().await;
 }
 

@@ -342,6 +342,15 @@ impl Fleet {
         .await;
     }
 
+    /// Both dead-letter queues are empty.
+    pub async fn assert_nothing_dead_lettered(&self) {
+        let topology = self.broker.topology();
+        for queue in [WorkQueue::Screenings, WorkQueue::Reports] {
+            let dead = topology.dead_queue(queue);
+            assert_eq!(self.broker.count(&dead).await, 0, "nothing in {dead}");
+        }
+    }
+
     /// Stop everything.
     pub async fn stop(self) {
         if let Some(worker) = self.worker {

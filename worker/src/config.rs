@@ -313,3 +313,32 @@ fn paths(env: &impl Env, key: &str, default: &str) -> Vec<String> {
         list
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn verification_wire_names_default_and_can_be_renamed_one_by_one() {
+        let defaults = verification_types(&HashMap::<&str, String>::new()).expect("defaults");
+        assert_eq!(defaults[&Verification::Income], "income_verification");
+        assert_eq!(defaults[&Verification::Identity], "identity_verification");
+        assert_eq!(defaults[&Verification::Asset], "asset_verification");
+        let env: HashMap<&str, String> = [(
+            "PAYSCORE_V2_VERIFICATION_TYPES",
+            "Identity=id_check, income = income".to_owned(),
+        )]
+        .into();
+        let renamed = verification_types(&env).expect("valid");
+        assert_eq!(renamed[&Verification::Identity], "id_check");
+        assert_eq!(renamed[&Verification::Income], "income");
+        assert_eq!(renamed[&Verification::Asset], "asset_verification", "kept");
+        for bad in ["income", "credit=credit_check", "asset="] {
+            let env: HashMap<&str, String> =
+                [("PAYSCORE_V2_VERIFICATION_TYPES", bad.to_owned())].into();
+            let error = verification_types(&env).expect_err(bad);
+            assert_eq!(error.var, "PAYSCORE_V2_VERIFICATION_TYPES");
+        }
+    }
+}

@@ -340,12 +340,7 @@ impl ReportsJob {
             Ok(owner) => owner,
             Err(outcome) => return outcome,
         };
-        let app = &owner.application;
-        job.note(|t| {
-            t.property_id = Some(app.property_id.clone());
-            t.application_id = Some(app.application_id.clone());
-        });
-        let Some(settings) = self.config.properties.get(&app.property_id) else {
+        let Some(settings) = self.settings_of(job, &owner) else {
             return self.metrics.ignore(QUEUE, Ignore::PropertyNotEnabled);
         };
         let pdf = match self.report(group_id).await {
@@ -412,6 +407,17 @@ impl ReportsJob {
             Err(error) => return ledger_down(error),
         }
         self.send(group_id, key, name, app, settings, pdf).await
+    }
+
+    /// Note the application in the job's trail; its property's settings, `None` when the
+    /// property is not enabled.
+    fn settings_of(&self, job: &Job, owner: &Owner) -> Option<&PropertySettings> {
+        let app = &owner.application;
+        job.note(|t| {
+            t.property_id = Some(app.property_id.clone());
+            t.application_id = Some(app.application_id.clone());
+        });
+        self.config.properties.get(&app.property_id)
     }
 
     /// Download the group's report: the URL (404 not ready, 410 expired), then the PDF
@@ -513,12 +519,7 @@ impl ReportsJob {
             application,
             from_ledger: true,
         };
-        let app = &owner.application;
-        job.note(|t| {
-            t.property_id = Some(app.property_id.clone());
-            t.application_id = Some(app.application_id.clone());
-        });
-        let Some(settings) = self.config.properties.get(&app.property_id) else {
+        let Some(settings) = self.settings_of(job, &owner) else {
             return self.metrics.ignore(QUEUE, Ignore::PropertyNotEnabled);
         };
         // Already uploaded: no need to fetch it again.

@@ -350,7 +350,16 @@ mod tests {
             applicant_id: Some("a-1".into()),
             pdf_url: "https://s3.example/r.pdf?Signature=secret".into(),
         };
-        let shown = format!("{applicant:?} {report:?}");
+        let v1 = crate::clients::payscore::ApplicantRequest {
+            applicant_first_name: "Jane".into(),
+            applicant_last_name: "Doe".into(),
+            applicant_email: "jane@example.com".into(),
+            applicant_phone_number: Some("+19842342345".into()),
+        };
+        let link = crate::clients::payscore::ReportUrl::Ready(
+            "https://s3.example/r.pdf?Signature=x".into(),
+        );
+        let shown = format!("{applicant:?} {report:?} {v1:?} {link:?}");
         for private in [
             "Jane",
             "Doe",
