@@ -20,6 +20,9 @@ pub struct IngestConfig {
     pub max_body_bytes: usize,
     /// `INGEST_CONFIRM_TIMEOUT_MS` (default 5000).
     pub confirm_timeout: Duration,
+    /// `INGEST_PUBLISH_WAIT_MS`: the longest a request waits for a publish channel to take its
+    /// message before 503 (default: `INGEST_CONFIRM_TIMEOUT_MS`).
+    pub publish_wait: Duration,
     /// `INGEST_REQUEST_TIMEOUT_MS`: the longest a client may take to send its body (default 10 000).
     pub request_timeout: Duration,
     /// `INGEST_MAX_CONCURRENT_REQUESTS`: requests over this get 503 at once (default 256).
@@ -49,6 +52,7 @@ impl IngestConfig {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let common = CommonConfig::from_env(env)?;
         let max_body_bytes = env.positive_or("INGEST_MAX_BODY_BYTES", 1024 * 1024)?;
+        let confirm_timeout = env.millis_or("INGEST_CONFIRM_TIMEOUT_MS", 5_000)?;
         Ok(Self {
             common,
             listen: env.listen_or("INGEST_LISTEN", "0.0.0.0:8080")?,
@@ -56,7 +60,11 @@ impl IngestConfig {
             payscore_secret: env.required_secret("PAYSCORE_WEBHOOK_SECRET")?,
             max_body_bytes: usize::try_from(max_body_bytes)
                 .map_err(|_| ConfigError::new("INGEST_MAX_BODY_BYTES", "is too large"))?,
-            confirm_timeout: env.millis_or("INGEST_CONFIRM_TIMEOUT_MS", 5_000)?,
+            confirm_timeout,
+            publish_wait: env.millis_or(
+                "INGEST_PUBLISH_WAIT_MS",
+                u64::try_from(confirm_timeout.as_millis()).unwrap_or(u64::MAX),
+            )?,
             request_timeout: env.millis_or("INGEST_REQUEST_TIMEOUT_MS", 10_000)?,
             max_concurrent_requests: env.positive_or("INGEST_MAX_CONCURRENT_REQUESTS", 256)?
                 as usize,

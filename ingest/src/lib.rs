@@ -64,18 +64,26 @@ pub async fn run(
     ));
 
     let stop_amqp = CancellationToken::new();
-    let channels = config.common.amqp.publish_channels;
+    let (channels, batch, sizes) = (
+        config.common.amqp.publish_channels,
+        config.common.amqp.publish_batch,
+        metrics.amqp_publish_batch.clone(),
+    );
     let supervisor = Supervisor::spawn(
         config.common.amqp.clone(),
         "ingest",
         metrics.clone(),
         readiness.clone(),
         stop_amqp.clone(),
-        move |connection| async move { PublishChannels::open(&connection, channels).await },
+        move |connection| {
+            let sizes = sizes.clone();
+            async move { PublishChannels::open(&connection, channels, batch, sizes).await }
+        },
     );
 
     let state = routes::AppState {
-        publisher: Publisher::new(supervisor.sessions(), config.confirm_timeout),
+        publisher: Publisher::new(supervisor.sessions(), config.confirm_timeout)
+            .publish_wait(config.publish_wait),
         metrics: ingest_metrics,
         permits: Arc::new(Semaphore::new(config.max_concurrent_requests)),
         exchange: config.common.amqp.topology().exchange().into(),

@@ -1,8 +1,10 @@
 //! The Prometheus registry every binary owns, with the families all of them export
-//! (`amqp_connected`, `amqp_blocked`, `build_info`). Each binary registers its own families in its own
+//! (`amqp_connected`, `amqp_blocked`, `amqp_publish_batch_messages`, `build_info`). Each binary registers its own families in its own
 //! `metrics` module.
 
-use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// Default latency buckets in seconds, from 1 ms to 60 s.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -17,6 +19,9 @@ pub struct Metrics {
     pub amqp_connected: IntGauge,
     /// `amqp_blocked`: 1 while the broker blocks this process's publishing (resource alarm).
     pub amqp_blocked: IntGauge,
+    /// `amqp_publish_batch_messages`: messages a publish channel sent together and awaited
+    /// the confirms of as one batch (see `AMQP_PUBLISH_BATCH`).
+    pub amqp_publish_batch: Histogram,
 }
 
 impl Metrics {
@@ -33,6 +38,16 @@ impl Metrics {
             "1 while RabbitMQ blocks this process's publishing (memory or disk alarm), else 0",
         )
         .expect("valid metric");
+        let amqp_publish_batch = Histogram::with_opts(
+            HistogramOpts::new(
+                "amqp_publish_batch_messages",
+                "Messages a publish channel sent as one batch before awaiting their confirms",
+            )
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+            ]),
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Always 1; the version is in the label"),
             &["version"],
@@ -43,9 +58,11 @@ impl Metrics {
             registry,
             amqp_connected,
             amqp_blocked,
+            amqp_publish_batch,
         };
         metrics.register(metrics.amqp_connected.clone());
         metrics.register(metrics.amqp_blocked.clone());
+        metrics.register(metrics.amqp_publish_batch.clone());
         metrics.register(build_info);
         metrics
     }

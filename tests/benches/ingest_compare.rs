@@ -4,12 +4,17 @@
 //! - **broker**: the broker's own limit: lapin publishing 1 KiB persistent messages straight
 //!   into the same quorum queue, 64 in flight on one confirm-mode channel, every confirm
 //!   awaited;
+//! - **broker, ingest's messages**: the same, each message with the properties ingest gives
+//!   its messages (`shared::envelope::fresh`: `message_id`, content type, timestamp and the
+//!   `x-source`, `x-received-at` and `traceparent` headers) and `mandatory`: the broker's limit
+//!   for what ingest must send;
 //! - **peer**: a minimal axum handler that publishes the body through lapin on one
 //!   confirm-mode channel and answers 202 once the confirm is in (no auth, no metrics, no
 //!   `mandatory`: it would count an unroutable message as stored);
-//! - **ingest**: the real `ingest` binary (release) with its defaults, token authentication on;
-//!   and beside it the same with `RUST_LOG=warn`, to show what its log line per accepted
-//!   delivery costs.
+//! - **ingest**: the real `ingest` binary (release) with its defaults, token authentication on
+//!   (its publish channels take batches of up to `AMQP_PUBLISH_BATCH` messages); and beside it
+//!   the same with `AMQP_PUBLISH_BATCH=1`, one unconfirmed message per channel, to show what
+//!   the batches bring.
 //!
 //! The two HTTP servers get the same load from a minimal HTTP/1.1 client on a thread of its
 //! own: 64 keep-alive connections, one request in flight each (closed loop). Subjects alternate
@@ -61,9 +66,9 @@ async fn main() {
     let ingest = start_ingest(&broker, &[]);
     let ingest_url = format!("http://127.0.0.1:{}", ingest.port);
     fleet_tests::worker::wait_until_ready(&ingest.admin_url).await;
-    // The same ingest without its log line per accepted delivery: what that line costs.
-    let quiet = start_ingest(&broker, &[("RUST_LOG", "warn")]);
-    fleet_tests::worker::wait_until_ready(&quiet.admin_url).await;
+    // The same ingest confirming every message on its own: what the batches bring.
+    let single = start_ingest(&broker, &[("AMQP_PUBLISH_BATCH", "1")]);
+    fleet_tests::worker::wait_until_ready(&single.admin_url).await;
     let (idle_rss, _) = memory_mib(ingest.process.id());
 
     let connection = Connection::connect(
@@ -95,14 +100,14 @@ async fn main() {
         202,
     );
     let peer_target = Target::post(&peer_url, "/webhooks/entrata", &[], &body, 202);
-    let quiet_target = Target::post(
-        &format!("http://127.0.0.1:{}", quiet.port),
+    let single_target = Target::post(
+        &format!("http://127.0.0.1:{}", single.port),
         "/webhooks/entrata",
         &[("x-webhook-token", TOKEN)],
         &body,
         202,
     );
-    let mut quiet_runs: Vec<Samples> = Vec::new();
+    let mut single_runs: Vec<Samples> = Vec::new();
 
     let mut broker_rates = Vec::new();
     let mut peer_runs: Vec<Samples> = Vec::new();
@@ -110,39 +115,45 @@ async fn main() {
     let mut ingest_cpu = 0.0;
     // The broker's own CPU per message, per subject: what each way of publishing costs it.
     let beam = broker_pid();
-    let (mut broker_cpu, mut broker_messages) = ([0.0f64; 4], [0.0f64; 4]);
+    let (mut broker_cpu, mut broker_messages) = ([0.0f64; 5], [0.0f64; 5]);
+    let mut enveloped_rates = Vec::new();
     for round in 0..=ROUNDS {
         // The order turns each round, so that what one run leaves behind (a purge, logs)
         // does not always land on the same subject.
         let (mut rate, mut peer, mut ingest_run, mut cpu) =
             (0.0, Samples::default(), Samples::default(), 0.0);
-        let mut quiet_run = Samples::default();
-        for turn in 0..4 {
-            let subject = (round + turn) % 4;
+        let mut enveloped = 0.0;
+        let mut single_run = Samples::default();
+        for turn in 0..5 {
+            let subject = (round + turn) % 5;
             let broker_before = beam.map(cpu_seconds).unwrap_or_default();
             match subject {
-                0 => rate = broker_limit(&connection, &topology.exchange(), &body).await,
+                0 => rate = broker_limit(&connection, &topology.exchange(), &body, false).await,
                 1 => {
                     let target = peer_target.clone();
                     peer = on_own_thread(move || closed_loop(target, IN_FLIGHT, RUN)).await;
                 }
                 2 => {
-                    let target = quiet_target.clone();
-                    quiet_run = on_own_thread(move || closed_loop(target, IN_FLIGHT, RUN)).await;
+                    let target = single_target.clone();
+                    single_run = on_own_thread(move || closed_loop(target, IN_FLIGHT, RUN)).await;
                 }
-                _ => {
+                3 => {
                     let cpu_before = cpu_seconds(ingest.process.id());
                     let target = ingest_target.clone();
                     ingest_run = on_own_thread(move || closed_loop(target, IN_FLIGHT, RUN)).await;
                     cpu = cpu_seconds(ingest.process.id()) - cpu_before;
+                }
+                _ => {
+                    enveloped = broker_limit(&connection, &topology.exchange(), &body, true).await;
                 }
             }
             if round > 0 {
                 let messages = match subject {
                     0 => rate * RUN.as_secs_f64(),
                     1 => peer.ok as f64,
-                    2 => quiet_run.ok as f64,
-                    _ => ingest_run.ok as f64,
+                    2 => single_run.ok as f64,
+                    3 => ingest_run.ok as f64,
+                    _ => enveloped * RUN.as_secs_f64(),
                 };
                 broker_cpu[subject] += beam.map(cpu_seconds).unwrap_or_default() - broker_before;
                 broker_messages[subject] += messages;
@@ -156,10 +167,11 @@ async fn main() {
         );
         if round > 0 {
             broker_rates.push(rate);
+            enveloped_rates.push(enveloped);
             peer_runs.push(peer);
             ingest_cpu += cpu;
             ingest_runs.push(ingest_run);
-            quiet_runs.push(quiet_run);
+            single_runs.push(single_run);
         }
     }
 
@@ -191,6 +203,16 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let enveloped_median = median(enveloped_rates.clone());
+    println!(
+        "| broker, ingest's message properties and mandatory | {enveloped_median:.0} | {:.2} | | | {} |",
+        enveloped_median / broker_median,
+        enveloped_rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!(
         "| peer: minimal axum + lapin handler | {peer_median:.0} | {:.2} | {:.1} | {:.1} | {} |",
         peer_median / broker_median,
@@ -205,21 +227,22 @@ async fn main() {
         latency(&mut ingest_runs, 0.99),
         rates(&ingest_runs)
     );
-    let quiet_median = per_second(&quiet_runs);
+    let single_median = per_second(&single_runs);
     println!(
-        "| ingest, RUST_LOG=warn (no line per delivery) | {quiet_median:.0} | {:.2} | {:.1} | {:.1} | {} |",
-        quiet_median / broker_median,
-        latency(&mut quiet_runs, 0.5),
-        latency(&mut quiet_runs, 0.99),
-        rates(&quiet_runs)
+        "| ingest, AMQP_PUBLISH_BATCH=1 (one unconfirmed message per channel) | {single_median:.0} | {:.2} | {:.1} | {:.1} | {} |",
+        single_median / broker_median,
+        latency(&mut single_runs, 0.5),
+        latency(&mut single_runs, 0.99),
+        rates(&single_runs)
     );
     if beam.is_some() {
         println!("\n| subject | the broker's CPU s per 1,000 messages |\n|---|---|");
         for (subject, name) in [
             (0, "broker: lapin straight to the queue"),
+            (4, "broker, ingest's message properties and mandatory"),
             (1, "peer: minimal axum + lapin handler"),
             (3, "ingest (defaults, token auth)"),
-            (2, "ingest, RUST_LOG=warn"),
+            (2, "ingest, AMQP_PUBLISH_BATCH=1"),
         ] {
             println!(
                 "| {name} | {:.3} |",
@@ -228,9 +251,14 @@ async fn main() {
         }
     }
     println!(
-        "\ningest / broker {:.2} (target ≥ 0.80); ingest / peer {:.2} (target ≥ 1.00)",
+        "\ningest's publish batches over every load above: {:.1} messages on average",
+        mean_batch(&ingest.admin_url).await
+    );
+    println!(
+        "\ningest / broker {:.2} (target ≥ 0.80); ingest / peer {:.2} (target ≥ 1.00); ingest / broker with ingest's messages {:.2}",
         ingest_median / broker_median,
-        ingest_median / peer_median
+        ingest_median / peer_median,
+        ingest_median / enveloped_median
     );
 
     println!(
@@ -271,8 +299,27 @@ async fn main() {
     );
     let _ = connection.close(200, "bench done".into()).await;
     drop(ingest);
-    drop(quiet);
+    drop(single);
     drop(broker);
+}
+
+/// The mean of ingest's `amqp_publish_batch_messages`.
+async fn mean_batch(admin_url: &str) -> f64 {
+    let text = reqwest::get(format!("{admin_url}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+    };
+    value("amqp_publish_batch_messages_sum") / value("amqp_publish_batch_messages_count").max(1.0)
 }
 
 /// A JSON application event padded to 1 KiB.
@@ -310,7 +357,12 @@ fn start_ingest(broker: &TestBroker, extra: &[(&str, &str)]) -> IngestProcess {
 }
 
 /// Messages a second lapin gets confirmed with `IN_FLIGHT` publishes in flight on one channel.
-async fn broker_limit(connection: &Connection, exchange: &str, body: &Bytes) -> f64 {
+async fn broker_limit(
+    connection: &Connection,
+    exchange: &str,
+    body: &Bytes,
+    as_ingest: bool,
+) -> f64 {
     let channel = confirm_channel(connection).await;
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
@@ -326,7 +378,12 @@ async fn broker_limit(connection: &Connection, exchange: &str, body: &Bytes) -> 
         );
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                if publish(&channel, &exchange, &body).await {
+                let published = if as_ingest {
+                    publish_as_ingest(&channel, &exchange, &body).await
+                } else {
+                    publish(&channel, &exchange, &body).await
+                };
+                if published {
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -364,6 +421,33 @@ async fn publish(channel: &Channel, exchange: &str, body: &[u8]) -> bool {
         .await;
     match confirm {
         Ok(confirm) => matches!(confirm.await, Ok(c) if c.is_ack()),
+        Err(_) => false,
+    }
+}
+
+/// Publish one message as ingest does (its properties, `mandatory`) and wait for its confirm;
+/// true when acked and not returned.
+async fn publish_as_ingest(channel: &Channel, exchange: &str, body: &[u8]) -> bool {
+    let (_, properties) = shared::envelope::fresh(shared::envelope::Fresh {
+        source: "entrata",
+        kind: None,
+        content_type: "application/json",
+        trace: None,
+    });
+    let confirm = channel
+        .basic_publish(
+            exchange.into(),
+            ENTRATA_ROUTING_KEY.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            body,
+            properties,
+        )
+        .await;
+    match confirm {
+        Ok(confirm) => matches!(confirm.await, Ok(lapin::Confirmation::Ack(None))),
         Err(_) => false,
     }
 }

@@ -1,13 +1,13 @@
 //! Throughput and latency of ingest's hot path (authenticate, bound, publish to a quorum
 //! queue, await the broker's confirm, answer 202) against the machine's RabbitMQ.
 //!
-//! Pool sizes of confirm-mode channels (one unconfirmed message per channel at a time) are
+//! Pool shapes (confirm-mode channels × the most messages each has unconfirmed at once) are
 //! measured side by side, interleaved run by run so that the machine's noise hits all alike. Each run is 3 s of
 //! load from 64 keep-alive loopback connections, one request in flight on each; medians of
 //! five runs are reported with p50/p99 latency.
 //!
 //! Run by hand (release build): `cargo bench -p fleet-tests --bench ingest_throughput`.
-//! Bounded: 3 settings × (1 warm-up + 5 runs) × 3 s, 127.0.0.1 only.
+//! Bounded: 5 settings × (1 warm-up + 5 runs) × 3 s, 127.0.0.1 only.
 
 use fleet_tests::TestBroker;
 use fleet_tests::bench::median;
@@ -19,8 +19,15 @@ use std::time::{Duration, Instant};
 const CONNECTIONS: usize = 64;
 const RUNS: usize = 5;
 const RUN: Duration = Duration::from_secs(3);
-/// `AMQP_PUBLISH_CHANNELS` values compared.
-const SETTINGS: [&str; 3] = ["4", "16", "64"];
+/// `AMQP_PUBLISH_CHANNELS` × `AMQP_PUBLISH_BATCH` compared; the first is one unconfirmed
+/// message per channel, the ratios are to it.
+const SETTINGS: [(&str, &str); 5] = [
+    ("64", "1"),
+    ("64", "64"),
+    ("16", "64"),
+    ("4", "64"),
+    ("1", "256"),
+];
 
 struct Run {
     per_second: f64,
@@ -38,13 +45,14 @@ async fn main() {
     }
     let broker = TestBroker::new("bench").await;
     let mut ingests = Vec::new();
-    for channels in SETTINGS {
+    for (channels, batch) in SETTINGS {
         let mut env = default_env(&broker);
         env.insert("AMQP_PUBLISH_CHANNELS".into(), channels.into());
+        env.insert("AMQP_PUBLISH_BATCH".into(), batch.into());
         env.insert("RUST_LOG".into(), "warn".into());
         let ingest = IngestHandle::start(env).await;
         ingest.wait_ready().await;
-        ingests.push((channels, ingest));
+        ingests.push((format!("{channels} × {batch}"), ingest));
     }
     let body = br#"{"webhookType":"oa.application.events","eventType":"ApplicationSubmitted","propertyId":100001,"applicationId":500016}"#;
     let mut results: Vec<Vec<Run>> = SETTINGS.iter().map(|_| Vec::new()).collect();
@@ -58,7 +66,7 @@ async fn main() {
         let queue = broker.topology().queue(shared::amqp::WorkQueue::Screenings);
         purge(&queue).await;
     }
-    println!("| publish channels | median req/s | median p50 ms | median p99 ms | runs (req/s) |");
+    println!("| channels × batch | median req/s | median p50 ms | median p99 ms | runs (req/s) |");
     println!("|---|---|---|---|---|");
     for (i, (channels, _)) in ingests.iter().enumerate() {
         let runs = &results[i];
@@ -75,12 +83,9 @@ async fn main() {
         );
     }
     let base = median(results[0].iter().map(|r| r.per_second).collect());
-    for (i, channels) in SETTINGS.iter().enumerate().skip(1) {
+    for (i, (name, _)) in ingests.iter().enumerate().skip(1) {
         let ratio = median(results[i].iter().map(|r| r.per_second).collect()) / base;
-        println!(
-            "ratio {channels} channels / {} channels: {ratio:.2}",
-            SETTINGS[0]
-        );
+        println!("ratio {name} / {}: {ratio:.2}", ingests[0].0);
     }
     for (_, ingest) in ingests {
         ingest.stop().await;

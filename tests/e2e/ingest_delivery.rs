@@ -259,18 +259,36 @@ async fn the_entrata_simulators_submitted_application_is_accepted_and_queued_by_
 
 #[tokio::test]
 async fn concurrent_unroutable_publishes_are_never_counted_as_stored() {
+    unroutable_among_routable("returns", 2, 1).await;
+}
+
+#[tokio::test]
+async fn unroutable_publishes_batched_with_routable_ones_on_one_channel_are_each_told_apart() {
+    // One channel taking up to 256 at a time: the returns come back on whichever confirm of the
+    // batch lapin picks, and each must still fail its own message and no other.
+    unroutable_among_routable("returns-batched", 1, 256).await;
+}
+
+/// Publish 200 messages at once over `channels` channels taking `batch` each, every fifth
+/// one with no queue to go to: exactly those are `Returned`, exactly the others are stored.
+async fn unroutable_among_routable(test: &str, channels: usize, batch: usize) {
     use shared::amqp::{Outgoing, PublishChannels, PublishError, Publisher, Supervisor};
-    let broker = TestBroker::new("returns").await;
+    let broker = TestBroker::new(test).await;
     let env: std::collections::HashMap<String, String> = broker.env().into_iter().collect();
     let config = shared::amqp::AmqpConfig::from_env(&env).expect("config");
     let stop = tokio_util::sync::CancellationToken::new();
+    let metrics = shared::metrics::Metrics::new();
+    let sizes = metrics.amqp_publish_batch.clone();
     let supervisor = Supervisor::spawn(
         config.clone(),
         "returns-test",
-        shared::metrics::Metrics::new(),
+        metrics.clone(),
         shared::admin::Readiness::new(),
         stop.clone(),
-        |connection| async move { PublishChannels::open(&connection, 2).await },
+        move |connection| {
+            let sizes = metrics.amqp_publish_batch.clone();
+            async move { PublishChannels::open(&connection, channels, batch, sizes).await }
+        },
     );
     let publisher = Publisher::new(supervisor.sessions(), std::time::Duration::from_secs(5));
     fleet_tests::eventually(std::time::Duration::from_secs(10), "connected", || async {
@@ -316,6 +334,18 @@ async fn concurrent_unroutable_publishes_are_never_counted_as_stored() {
     }
     let queue = broker.topology().queue(WorkQueue::Screenings);
     assert_eq!(broker.drain(&queue).await.len(), stored);
+    // Every message went out in some batch; with room for more than one, some batch held
+    // several (the others queued while the first awaited its confirm).
+    assert_eq!(sizes.get_sample_sum(), 200.0);
+    if batch > 1 {
+        assert!(
+            sizes.get_sample_count() < 200,
+            "every batch held one message: {} batches",
+            sizes.get_sample_count()
+        );
+    } else {
+        assert_eq!(sizes.get_sample_count(), 200);
+    }
     stop.cancel();
     supervisor.join().await;
 }
@@ -397,13 +427,16 @@ async fn a_burst_of_1024_webhooks_over_64_channels_is_all_stored_without_a_recon
 
 #[tokio::test]
 async fn requests_that_find_no_free_channel_in_time_get_503_and_the_connection_stays() {
-    // One channel and a short deadline: most of a burst of 600 waits longer than the deadline
-    // for the channel. They are answered 503 unsent; the connection is not at fault.
+    // One channel taking one message at a time and a short wait for it: most of a burst of 600
+    // waits longer than that. They are answered 503 unsent; the connection is not at fault.
+    // (The confirm timeout keeps its default: a slow confirm on a busy machine is not what
+    // this is about.)
     let (statuses, dropped, stored) = burst(
         "no-channel",
         &[
             ("AMQP_PUBLISH_CHANNELS", "1"),
-            ("INGEST_CONFIRM_TIMEOUT_MS", "200"),
+            ("AMQP_PUBLISH_BATCH", "1"),
+            ("INGEST_PUBLISH_WAIT_MS", "200"),
         ],
         600,
     )

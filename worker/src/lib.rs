@@ -95,7 +95,11 @@ pub async fn run(
         ),
     ];
     let stop_amqp = CancellationToken::new();
-    let publish_channels = config.common.amqp.publish_channels;
+    let (publish_channels, publish_batch, batch_sizes) = (
+        config.common.amqp.publish_channels,
+        config.common.amqp.publish_batch,
+        metrics.amqp_publish_batch.clone(),
+    );
     let supervisor = Supervisor::spawn(
         config.common.amqp.clone(),
         "worker",
@@ -114,7 +118,12 @@ pub async fn run(
         metrics.clone(),
         readiness.clone(),
         stop_amqp.clone(),
-        move |connection| async move { PublishChannels::open(&connection, publish_channels).await },
+        move |connection| {
+            let sizes = batch_sizes.clone();
+            async move {
+                PublishChannels::open(&connection, publish_channels, publish_batch, sizes).await
+            }
+        },
     );
 
     let settler = Arc::new(Settler {

@@ -27,9 +27,11 @@ pub struct AmqpConfig {
     /// broker's backstop, above the worker's own cap (`WORKER_MAX_RUNS`), because every
     /// RabbitMQ version counts a delivery returned by a closed connection.
     pub delivery_limit: u32,
-    /// `AMQP_PUBLISH_CHANNELS`: confirm-mode channels shared by all publishers, one unconfirmed
-    /// message each at a time (default 64).
+    /// `AMQP_PUBLISH_CHANNELS`: confirm-mode channels shared by all publishers (default 64).
     pub publish_channels: usize,
+    /// `AMQP_PUBLISH_BATCH`: the most messages a publish channel has unconfirmed at once
+    /// (default 64; 1 confirms every message on its own).
+    pub publish_batch: usize,
     /// Delays of the wait queues, from `RETRY_SCHEDULE` and the report-check schedule.
     pub delay_tiers: Vec<Duration>,
 }
@@ -78,6 +80,13 @@ impl AmqpConfig {
                 "must be at most 64",
             ));
         }
+        let publish_batch = env.positive_or("AMQP_PUBLISH_BATCH", 64)? as usize;
+        if publish_batch > 1024 {
+            return Err(ConfigError::new(
+                "AMQP_PUBLISH_BATCH",
+                "must be at most 1024",
+            ));
+        }
         let mut delay_tiers = durations(env, "RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)?;
         delay_tiers.extend(durations(
             env,
@@ -98,6 +107,7 @@ impl AmqpConfig {
             reconnect_max: env.millis_or("AMQP_RECONNECT_MAX_MS", 10_000)?,
             delivery_limit,
             publish_channels,
+            publish_batch,
             delay_tiers,
         })
     }

@@ -2,39 +2,48 @@
 //! not return it.
 //!
 //! All concurrent publishers share a pool of confirm-mode channels of the supervisor's
-//! connection, opened once per connection; nobody opens a channel per message. Each caller
-//! awaits its own confirm, so confirms are awaited concurrently across the pool
-//! (<https://www.rabbitmq.com/docs/confirms#publisher-confirms-latency>). Messages are
+//! connection, opened once per connection; nobody opens a channel per message. Messages are
 //! persistent and `mandatory`: an unroutable message comes back as `basic.return` before the
 //! ack, and lapin reports that as an ack carrying the returned message, which is a failure
 //! here.
 //!
-//! A channel carries one unconfirmed message at a time. lapin hands a `basic.return` to
-//! whichever confirm of the channel resolves next (in a `multiple` ack, in no particular
-//! order), so with several messages in flight on one channel a returned message could be
-//! reported on its neighbour and itself count as stored. With one at a time, a return is
-//! always the waiting caller's own; throughput comes from the size of the pool
-//! (`AMQP_PUBLISH_CHANNELS`).
+//! Each channel has a task of its own that publishes in batches: it takes the messages waiting
+//! (at most `AMQP_PUBLISH_BATCH`), publishes them back to back, awaits every one of their
+//! confirms, answers each caller, and only then takes the next batch. Under load the broker
+//! confirms a batch with a few `multiple` acks instead of one ack per message; with no load a
+//! batch is one message and nothing waits for anything else.
 //!
-//! A publish waits for the first channel that is free (first come, first served), bounded by
-//! its own deadline: a burst larger than the pool queues, and a publish that finds no channel
-//! in time fails with [`PublishError::NoChannel`] without touching the connection. The confirm
+//! lapin hands a `basic.return` to whichever confirm of the channel it resolves next (in a
+//! `multiple` ack, in no particular order), so the confirm a return comes with does not say
+//! which message came back. The returned message itself does: every message is told apart by
+//! its `message_id`, and since a batch is alone on its channel until all of its confirms are
+//! in, every return of the batch has arrived with one of the batch's confirms. A message of
+//! the batch whose id came back is `Returned`, whichever confirm carried it; a return that
+//! names no message of the batch (no id, an id the batch does not hold) fails every message
+//! of the batch that was not otherwise refused, so a returned message is never counted as
+//! stored. Two messages of one batch with the same id both fail when that id comes back.
+//!
+//! A publish waits for its batch to be taken, first come first served, bounded by its own
+//! deadline (`publish_wait`): a burst larger than the pool queues, and a publish not taken in
+//! time fails with [`PublishError::NoChannel`] without touching the connection. The confirm
 //! deadline starts only once the message is sent, and only a confirm that was awaited and
-//! missed fails the session. The publish and its confirm run in a task of their own: once a
-//! message is sent, the channel stays taken until its confirm (or the end of the connection)
-//! even when the caller gives up or goes away (an HTTP client disconnecting), so the channel
-//! never carries two unconfirmed messages. A publish whose caller goes away before it was sent
-//! is not sent.
+//! missed fails the session. Once sent, a message is awaited by its channel's task even when
+//! the caller gives up or goes away (an HTTP client disconnecting): the channel takes no other
+//! batch until the broker has answered for it. A publish whose caller goes away before it was
+//! sent is not sent.
 
 use super::supervisor::{Session, SessionWatch};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use prometheus::Histogram;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::time::Instant;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// A message to publish. `properties` should carry `message_id`, `content_type`,
 /// `timestamp` and headers; the publisher makes it persistent.
@@ -77,38 +86,47 @@ pub enum PublishError {
     /// Every publish channel stayed busy for the whole deadline; nothing was sent.
     #[error("no free publish channel within {0:?}")]
     NoChannel(Duration),
+    /// The broker returned a message of the same batch that could not be told apart from this
+    /// one (no `message_id`, or one the batch does not hold): this one may have been returned.
+    #[error("the broker returned a message of the same batch that cannot be told apart")]
+    UnattributedReturn,
     /// The channel or connection failed.
     #[error("channel error: {0}")]
     Channel(#[source] lapin::Error),
 }
 
-/// The confirm-mode channels of one connection.
+/// The confirm-mode channels of one connection and the tasks that publish on them.
 #[derive(Debug)]
 pub struct PublishChannels {
-    channels: Vec<Channel>,
-    /// Indexes of the channels nobody holds.
-    free: Arc<Mutex<Vec<usize>>>,
-    /// One permit per free channel: waiters are served first come, first served.
-    permits: Arc<Semaphore>,
+    /// Messages waiting for a channel's task, first come first served.
+    waiting: mpsc::UnboundedSender<Job>,
+    /// Ends the channels' tasks when the pool is dropped (a new connection has a new pool).
+    _stop: DropGuard,
 }
 
-/// A channel held by one publish until dropped.
-struct ChannelLease {
-    index: usize,
-    free: Arc<Mutex<Vec<usize>>>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for ChannelLease {
-    fn drop(&mut self) {
-        // The index goes back before the permit (a field, dropped after this) is released.
-        self.free.lock().expect("not poisoned").push(self.index);
-    }
+/// One message waiting to be published, with the way back to its caller.
+struct Job {
+    exchange: String,
+    routing_key: String,
+    body: Vec<u8>,
+    properties: BasicProperties,
+    /// [`PENDING`] until a channel's task sends it or its caller cancels it.
+    state: Arc<AtomicU8>,
+    /// Told when the message is sent: the confirm deadline starts.
+    sent: oneshot::Sender<()>,
+    /// The broker's answer for this message.
+    answer: oneshot::Sender<Result<(), PublishError>>,
 }
 
 impl PublishChannels {
-    /// Open `count` channels in confirm mode.
-    pub async fn open(connection: &Connection, count: usize) -> Result<Self, lapin::Error> {
+    /// Open `count` channels in confirm mode, each publishing at most `batch` messages at a
+    /// time; every batch's size is observed in `sizes`.
+    pub async fn open(
+        connection: &Connection,
+        count: usize,
+        batch: usize,
+        sizes: Histogram,
+    ) -> Result<Self, lapin::Error> {
         let mut channels = Vec::with_capacity(count);
         for _ in 0..count.max(1) {
             let channel = connection.create_channel().await?;
@@ -117,36 +135,22 @@ impl PublishChannels {
                 .await?;
             channels.push(channel);
         }
-        let n = channels.len();
+        let (waiting, jobs) = mpsc::unbounded_channel();
+        let jobs = Arc::new(Mutex::new(jobs));
+        let stop = CancellationToken::new();
+        for channel in channels {
+            tokio::spawn(publish_batches(
+                channel,
+                jobs.clone(),
+                batch.max(1),
+                sizes.clone(),
+                stop.clone(),
+            ));
+        }
         Ok(Self {
-            channels,
-            free: Arc::new(Mutex::new((0..n).rev().collect())),
-            permits: Arc::new(Semaphore::new(n)),
+            waiting,
+            _stop: stop.drop_guard(),
         })
-    }
-
-    /// The first channel that is free, held until the lease drops.
-    async fn acquire(&self) -> (Channel, ChannelLease) {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let index = self
-            .free
-            .lock()
-            .expect("not poisoned")
-            .pop()
-            .expect("a permit guarantees a free channel");
-        (
-            self.channels[index].clone(),
-            ChannelLease {
-                index,
-                free: self.free.clone(),
-                _permit: permit,
-            },
-        )
     }
 }
 
@@ -154,6 +158,178 @@ impl AsRef<PublishChannels> for PublishChannels {
     fn as_ref(&self) -> &PublishChannels {
         self
     }
+}
+
+/// A channel's task: take the waiting messages (at most `batch`), publish them, await every
+/// confirm, answer, and start again.
+async fn publish_batches(
+    channel: Channel,
+    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    batch: usize,
+    sizes: Histogram,
+    stop: CancellationToken,
+) {
+    let options = BasicPublishOptions {
+        mandatory: true,
+        ..BasicPublishOptions::default()
+    };
+    loop {
+        let taken = {
+            let mut jobs = tokio::select! {
+                jobs = jobs.lock() => jobs,
+                _ = stop.cancelled() => return,
+            };
+            let first = tokio::select! {
+                job = jobs.recv() => job,
+                _ = stop.cancelled() => None,
+            };
+            let Some(first) = first else { return };
+            let mut taken = vec![first];
+            while taken.len() < batch {
+                match jobs.try_recv() {
+                    Ok(job) => taken.push(job),
+                    Err(_) => break,
+                }
+            }
+            taken
+        };
+        let mut batch = Vec::with_capacity(taken.len());
+        for job in taken {
+            // A message whose caller went away (or gave up) before now is not sent.
+            if job
+                .state
+                .compare_exchange(PENDING, SENT, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                let Job {
+                    exchange,
+                    routing_key,
+                    body,
+                    properties,
+                    sent,
+                    answer,
+                    ..
+                } = job;
+                let _ = sent.send(());
+                batch.push((exchange, routing_key, body, properties, answer));
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        sizes.observe(batch.len() as f64);
+        // Every message is handed to the connection before any confirm is awaited.
+        let published = futures_util::future::join_all(batch.iter().map(
+            |(exchange, key, body, properties, _)| {
+                channel.basic_publish(
+                    exchange.as_str().into(),
+                    key.as_str().into(),
+                    options,
+                    body,
+                    properties.clone(),
+                )
+            },
+        ))
+        .await;
+        let confirms = async {
+            let mut confirmations = Vec::with_capacity(published.len());
+            for confirm in published {
+                confirmations.push(match confirm {
+                    Ok(confirm) => confirm.await.map(Confirmed::from),
+                    Err(error) => Err(error),
+                });
+            }
+            confirmations
+        };
+        // The pool is dropped once nobody publishes on its connection any more: a connection
+        // that went quiet without closing must not keep this task waiting for ever.
+        let confirmations = tokio::select! {
+            confirmations = confirms => confirmations,
+            _ = stop.cancelled() => return,
+        };
+        let ids: Vec<Option<ShortString>> = batch
+            .iter()
+            .map(|(_, _, _, properties, _)| properties.message_id().clone())
+            .collect();
+        let answers = attribute(&ids, confirmations);
+        for ((.., answer), result) in batch.into_iter().zip(answers) {
+            let _ = answer.send(result);
+        }
+    }
+}
+
+/// A confirm as the attribution needs it.
+#[derive(Debug)]
+struct Confirmed {
+    /// `basic.ack` (false: `basic.nack`, or no confirm at all).
+    acked: bool,
+    /// The returned message lapin handed over with this confirm: its `message_id`, reply code
+    /// and reply text. It may be another message's.
+    returned: Option<Returned>,
+}
+
+/// A message the broker returned.
+#[derive(Debug, Clone)]
+struct Returned {
+    message_id: Option<ShortString>,
+    reply_code: u16,
+    reply_text: String,
+}
+
+impl From<Confirmation> for Confirmed {
+    fn from(confirmation: Confirmation) -> Self {
+        let (acked, message) = match confirmation {
+            Confirmation::Ack(message) => (true, message),
+            Confirmation::Nack(message) => (false, message),
+            Confirmation::NotRequested => (false, None),
+        };
+        Self {
+            acked,
+            returned: message.map(|m| Returned {
+                message_id: m.delivery.properties.message_id().clone(),
+                reply_code: m.reply_code,
+                reply_text: m.reply_text.to_string(),
+            }),
+        }
+    }
+}
+
+/// Each message's outcome, from the confirms of its batch, with every returned message put
+/// on the message it names (see the module's documentation).
+fn attribute(
+    ids: &[Option<ShortString>],
+    confirmations: Vec<lapin::Result<Confirmed>>,
+) -> Vec<Result<(), PublishError>> {
+    let returned: Vec<Returned> = confirmations
+        .iter()
+        .filter_map(|c| c.as_ref().ok().and_then(|c| c.returned.clone()))
+        .collect();
+    let unattributed = returned
+        .iter()
+        .any(|r| r.message_id.is_none() || !ids.contains(&r.message_id));
+    ids.iter()
+        .zip(confirmations)
+        .map(|(id, confirmed)| {
+            let confirmed = confirmed.map_err(PublishError::Channel)?;
+            if let Some(own) = returned
+                .iter()
+                .find(|r| id.is_some() && r.message_id == *id)
+            {
+                return Err(PublishError::Returned {
+                    reply_code: own.reply_code,
+                    reply_text: own.reply_text.clone(),
+                });
+            }
+            if unattributed {
+                return Err(PublishError::UnattributedReturn);
+            }
+            if confirmed.acked {
+                Ok(())
+            } else {
+                Err(PublishError::Nacked)
+            }
+        })
+        .collect()
 }
 
 /// What a publish does while the broker blocks the connection (resource alarm).
@@ -197,6 +373,7 @@ impl Drop for CancelUnsent {
 pub struct Publisher<T> {
     sessions: SessionWatch<T>,
     confirm_timeout: Duration,
+    publish_wait: Duration,
     while_blocked: WhileBlocked,
 }
 
@@ -205,17 +382,20 @@ impl<T> Clone for Publisher<T> {
         Self {
             sessions: self.sessions.clone(),
             confirm_timeout: self.confirm_timeout,
+            publish_wait: self.publish_wait,
             while_blocked: self.while_blocked,
         }
     }
 }
 
 impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
-    /// A publisher over the supervisor's sessions that refuses to publish while blocked.
+    /// A publisher over the supervisor's sessions that refuses to publish while blocked and
+    /// waits for a channel as long as for a confirm.
     pub fn new(sessions: SessionWatch<T>, confirm_timeout: Duration) -> Self {
         Self {
             sessions,
             confirm_timeout,
+            publish_wait: confirm_timeout,
             while_blocked: WhileBlocked::Refuse,
         }
     }
@@ -223,6 +403,13 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
     /// The same publisher with another policy for a blocked connection.
     pub fn while_blocked(mut self, policy: WhileBlocked) -> Self {
         self.while_blocked = policy;
+        self
+    }
+
+    /// The same publisher waiting at most `wait` for a channel to take a message before
+    /// failing with [`PublishError::NoChannel`].
+    pub fn publish_wait(mut self, wait: Duration) -> Self {
+        self.publish_wait = wait;
         self
     }
 
@@ -301,63 +488,28 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
             return Err(PublishError::NotConnected);
         }
         let mut blocked = session.blocked_changes();
-        let options = BasicPublishOptions {
-            mandatory: true,
-            ..BasicPublishOptions::default()
-        };
-        let properties = message.properties.with_delivery_mode(2);
-        let ours = properties.message_id().clone();
         let state = Arc::new(AtomicU8::new(PENDING));
         // The caller going away before the message is sent cancels it; after, it finishes.
         let _cancel_unsent = CancelUnsent(state.clone());
         let (sent_tx, mut sent_rx) = oneshot::channel::<()>();
-        let mut confirmed = tokio::spawn({
-            let session = session.clone();
-            let state = state.clone();
-            let exchange = message.exchange.to_owned();
-            let routing_key = message.routing_key.to_owned();
-            let body = message.body.to_vec();
-            async move {
-                let (channel, _lease) = session.value.as_ref().acquire().await;
-                // A channel given up by a publish whose session failed may still have its
-                // message unconfirmed: never put a second one on it.
-                if session.is_failed() {
-                    return Err(PublishError::NotConnected);
-                }
-                if state
-                    .compare_exchange(PENDING, SENT, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_err()
-                {
-                    return Err(PublishError::NotConnected);
-                }
-                let _ = sent_tx.send(());
-                let publish = async {
-                    channel
-                        .basic_publish(
-                            exchange.as_str().into(),
-                            routing_key.as_str().into(),
-                            options,
-                            &body,
-                            properties,
-                        )
-                        .await
-                        .map_err(PublishError::Channel)?
-                        .await
-                        .map_err(PublishError::Channel)
-                };
-                // The lease is held until the confirm, or until the connection is gone.
-                tokio::select! {
-                    answer = publish => answer,
-                    _ = session.failed() => Err(PublishError::NotConnected),
-                }
-            }
-        });
-        let joined = |result: Result<
-            Result<Confirmation, PublishError>,
-            tokio::task::JoinError,
-        >| { result.unwrap_or(Err(PublishError::NotConnected)) };
-        // Until the message is sent: wait for a free channel, at most the deadline.
-        let mut deadline = Instant::now() + self.confirm_timeout;
+        let (answer_tx, mut confirmed) = oneshot::channel();
+        let job = Job {
+            exchange: message.exchange.to_owned(),
+            routing_key: message.routing_key.to_owned(),
+            body: message.body.to_vec(),
+            properties: message.properties.with_delivery_mode(2),
+            state: state.clone(),
+            sent: sent_tx,
+            answer: answer_tx,
+        };
+        if session.value.as_ref().waiting.send(job).is_err() {
+            return Err(PublishError::NotConnected);
+        }
+        let joined = |answer: Result<Result<(), PublishError>, oneshot::error::RecvError>| {
+            answer.unwrap_or(Err(PublishError::NotConnected))
+        };
+        // Until the message is sent: wait for a channel, at most the publish wait.
+        let mut deadline = Instant::now() + self.publish_wait;
         let mut is_sent = false;
         let answer = loop {
             if *blocked.borrow_and_update() {
@@ -387,6 +539,9 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                 biased;
                 // The confirm first: an ack that is ready counts, whatever else is.
                 answer = &mut confirmed => break Some(joined(answer)),
+                // Sent or not, the publish cannot be answered for on a failed session; a sent
+                // message may still be stored, and its sender's retry is then a duplicate.
+                _ = session.failed() => return Err(PublishError::NotConnected),
                 sent = &mut sent_rx, if !is_sent => {
                     if sent.is_ok() {
                         is_sent = true;
@@ -397,7 +552,7 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                 _ = tokio::time::sleep_until(deadline) => {
                     if cancel_unsent(&state) {
                         // Never sent: the connection is fine, the pool was busy.
-                        return Err(PublishError::NoChannel(self.confirm_timeout));
+                        return Err(PublishError::NoChannel(self.publish_wait));
                     }
                     if is_sent {
                         break None;
@@ -412,8 +567,8 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
         match answer {
             None => {
                 // A confirm the broker owes and did not give in time: something is wrong with
-                // the connection; start over on a fresh one. (The channel stays taken by the
-                // publish's task until the confirm or the end of the connection.)
+                // the connection; start over on a fresh one. (The channel's task keeps waiting
+                // for the confirm, or the end of the connection, before its next batch.)
                 session.fail("no publisher confirm in time");
                 Err(PublishError::Timeout(self.confirm_timeout))
             }
@@ -421,22 +576,94 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                 session.fail("publish failed on the channel");
                 Err(PublishError::Channel(error))
             }
-            Some(Err(other)) => Err(other),
-            Some(Ok(Confirmation::Ack(None))) => Ok(()),
-            Some(Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)))) => {
-                if ours.is_some() && *returned.delivery.properties.message_id() != ours {
-                    // Cannot happen with one message in flight per channel; if it does, the
-                    // channel's bookkeeping is not to be trusted any more.
-                    session.fail("a returned message was reported on another message's confirm");
-                }
-                Err(PublishError::Returned {
-                    reply_code: returned.reply_code,
-                    reply_text: returned.reply_text.to_string(),
-                })
-            }
-            Some(Ok(Confirmation::Nack(None) | Confirmation::NotRequested)) => {
-                Err(PublishError::Nacked)
-            }
+            Some(answer) => answer,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> Option<ShortString> {
+        Some(s.into())
+    }
+
+    fn ack(returned: Option<&str>) -> lapin::Result<Confirmed> {
+        Ok(Confirmed {
+            acked: true,
+            returned: returned.map(|r| Returned {
+                message_id: (!r.is_empty()).then(|| r.into()),
+                reply_code: 312,
+                reply_text: "NO_ROUTE".into(),
+            }),
+        })
+    }
+
+    #[test]
+    fn a_return_handed_to_a_neighbour_fails_the_message_it_names_and_only_that_one() {
+        // "b" came back, but lapin put it on "a"'s confirm.
+        let ids = [id("a"), id("b"), id("c")];
+        let outcomes = attribute(&ids, vec![ack(Some("b")), ack(None), ack(None)]);
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        assert!(
+            matches!(
+                outcomes[1],
+                Err(PublishError::Returned {
+                    reply_code: 312,
+                    ..
+                })
+            ),
+            "{outcomes:?}"
+        );
+        assert!(outcomes[2].is_ok(), "{outcomes:?}");
+    }
+
+    #[test]
+    fn a_return_that_names_no_message_of_the_batch_fails_every_message_of_it() {
+        for stranger in ["", "z"] {
+            let ids = [id("a"), id("b")];
+            let outcomes = attribute(&ids, vec![ack(None), ack(Some(stranger))]);
+            assert!(
+                outcomes
+                    .iter()
+                    .all(|o| matches!(o, Err(PublishError::UnattributedReturn))),
+                "{stranger:?}: {outcomes:?}"
+            );
+        }
+        // A message without an id is never matched, even by a return without one.
+        let outcomes = attribute(&[None, id("b")], vec![ack(Some("")), ack(None)]);
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Err(PublishError::UnattributedReturn))),
+            "{outcomes:?}"
+        );
+    }
+
+    #[test]
+    fn two_messages_with_the_returned_id_both_fail() {
+        let ids = [id("a"), id("a"), id("b")];
+        let outcomes = attribute(&ids, vec![ack(None), ack(Some("a")), ack(None)]);
+        assert!(matches!(outcomes[0], Err(PublishError::Returned { .. })));
+        assert!(matches!(outcomes[1], Err(PublishError::Returned { .. })));
+        assert!(outcomes[2].is_ok(), "{outcomes:?}");
+    }
+
+    #[test]
+    fn nacks_and_channel_errors_stay_with_their_own_message() {
+        let ids = [id("a"), id("b"), id("c")];
+        let nack = Ok(Confirmed {
+            acked: false,
+            returned: None,
+        });
+        let error = Err(lapin::Error::from(lapin::ErrorKind::InvalidChannelState(
+            lapin::ChannelState::Closed,
+            "basic.publish",
+        )));
+        let outcomes = attribute(&ids, vec![ack(None), nack, error]);
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
+        assert!(matches!(outcomes[1], Err(PublishError::Nacked)));
+        assert!(matches!(outcomes[2], Err(PublishError::Channel(_))));
     }
 }
