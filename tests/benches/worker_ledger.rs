@@ -3,12 +3,14 @@
 //! 1. The ledger's share of a job: the exact sequence of ledger queries a screening job makes
 //!    (claim, application row, fenced intent, group id, release, journal) and a report job
 //!    makes (claim, application of the group, report row, fenced intent, uploaded, release,
-//!    journal), timed per job, with 1 and 8 jobs at once; median and p99.
-//! 2. The worker's screening throughput at prefetch 1 and 8, against the bound Little's law
-//!    gives for the downstream calls alone: with every Entrata and Payscore call slowed to a
-//!    fixed `LATENCY`, a job spends at least `CALLS × LATENCY` waiting on them, so `prefetch`
-//!    jobs in flight finish at most `prefetch / (CALLS × LATENCY)` a second. Two fleets (one
-//!    per prefetch) are driven in alternating rounds; medians of the rounds.
+//!    journal), timed per job, with 1, 8, 16 and 64 jobs at once; median and p99.
+//! 2. The worker's screening throughput at prefetch 1, 8 and 64 (and 8 on two workers),
+//!    against the bound Little's law gives: with every Entrata and Payscore call slowed to a
+//!    fixed `LATENCY`, a job spends at least `CALLS × LATENCY` waiting on them plus its ledger
+//!    queries (their median at as many jobs at once, from part 1), so `prefetch` jobs in
+//!    flight finish at most `prefetch / (CALLS × LATENCY + ledger)` a second; the bound of the
+//!    downstream calls alone is printed beside it. The fleets are driven in alternating
+//!    rounds; medians of the rounds.
 //!
 //! Run by hand (release build): `cargo bench -p fleet-tests --bench worker_ledger`. Needs a
 //! broker and a PostgreSQL server (`deploy/local/broker.sh`, `deploy/local/database.sh`).
@@ -42,13 +44,14 @@ async fn main() {
         println!("worker_ledger: run with `cargo bench -p fleet-tests --bench worker_ledger`");
         return;
     }
-    ledger_cost().await;
-    throughput().await;
+    let ledger = ledger_cost().await;
+    throughput(&ledger).await;
 }
 
 // === the ledger's share of a job ===
 
-async fn ledger_cost() {
+/// The median ms of one screening job's ledger queries, by jobs at once.
+async fn ledger_cost() -> Vec<(usize, f64)> {
     let database = TestDatabase::new("bench-ledger").await;
     let env: std::collections::HashMap<&str, String> =
         [("DATABASE_URL", database.url.clone())].into();
@@ -59,7 +62,8 @@ async fn ledger_cost() {
     ledger.migrate().await.expect("migrate");
     println!("| ledger queries of one job | jobs at once | median ms | p99 ms | jobs |");
     println!("|---|---|---|---|---|");
-    for concurrency in [1usize, 8] {
+    let mut screening = Vec::new();
+    for concurrency in [1usize, 8, 16, 64] {
         for (name, report) in [("screening", false), ("report", true)] {
             let per_task = LEDGER_JOBS / concurrency;
             let tasks: Vec<_> = (0..concurrency)
@@ -86,6 +90,9 @@ async fn ledger_cost() {
                 all.extend(task.await.expect("task"));
             }
             all.sort_unstable();
+            if !report {
+                screening.push((concurrency, percentile(&all, 0.5) as f64 / 1000.0));
+            }
             println!(
                 "| {name} | {concurrency} | {:.2} | {:.2} | {} |",
                 percentile(&all, 0.5) as f64 / 1000.0,
@@ -94,6 +101,7 @@ async fn ledger_cost() {
             );
         }
     }
+    screening
 }
 
 async fn screening_job(ledger: &Ledger, id: &str) {
@@ -207,7 +215,7 @@ impl Subject {
 /// (prefetch, workers, jobs a round).
 const SUBJECTS: [(u32, usize, usize); 4] = [(1, 1, 60), (8, 1, 240), (64, 1, 960), (8, 2, 480)];
 
-async fn throughput() {
+async fn throughput(ledger_ms: &[(usize, f64)]) {
     let mut subjects = Vec::new();
     for (prefetch, workers, jobs) in SUBJECTS {
         let mut options = FleetOptions::default();
@@ -274,19 +282,27 @@ async fn throughput() {
     }
     println!();
     println!(
-        "| prefetch | median jobs/s | bound workers × prefetch / ({CALLS} × {} ms) | ratio | rounds (jobs/s) |",
+        "| prefetch | median jobs/s | ledger ms (part 1, as many jobs at once) | bound workers × prefetch / ({CALLS} × {} ms + ledger) | ratio | downstream-only bound | ratio to it | rounds (jobs/s) |",
         LATENCY.as_millis()
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (i, subject) in subjects.iter().enumerate() {
-        let bound = subject.workers as f64 * f64::from(subject.prefetch)
-            / (f64::from(CALLS) * LATENCY.as_secs_f64());
+        let in_flight = subject.workers * subject.prefetch as usize;
+        // The ledger's median at the nearest measured number of jobs at once.
+        let ledger = ledger_ms
+            .iter()
+            .min_by_key(|(at_once, _)| at_once.abs_diff(in_flight))
+            .map_or(0.0, |(_, ms)| *ms);
+        let downstream = f64::from(CALLS) * LATENCY.as_secs_f64();
+        let bound = in_flight as f64 / (downstream + ledger / 1000.0);
+        let downstream_bound = in_flight as f64 / downstream;
         let median = median(rates[i].clone());
         let runs: Vec<String> = rates[i].iter().map(|r| format!("{r:.1}")).collect();
         println!(
-            "| {} | {median:.1} | {bound:.1} | {:.2} | {} |",
+            "| {} | {median:.1} | {ledger:.2} | {bound:.1} | {:.2} | {downstream_bound:.1} | {:.2} | {} |",
             subject.label(),
             median / bound,
+            median / downstream_bound,
             runs.join(", ")
         );
     }

@@ -495,10 +495,11 @@ impl Out<'_> {
             return Err(PublishError::NotConnected);
         }
         match publish(message).await {
-            Err(PublishError::Returned { reply_code, .. }) => {
+            // A return the batch could not put on one message may have been this one.
+            Err(error @ (PublishError::Returned { .. } | PublishError::UnattributedReturn)) => {
                 tracing::warn!(
                     queue = again.routing_key,
-                    reply_code,
+                    error = %error,
                     "outcome returned unroutable; declaring the topology again"
                 );
                 let session = settler

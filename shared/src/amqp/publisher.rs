@@ -106,16 +106,58 @@ pub struct PublishChannels {
 
 /// One message waiting to be published, with the way back to its caller.
 struct Job {
-    exchange: String,
-    routing_key: String,
-    body: Vec<u8>,
-    properties: BasicProperties,
-    /// [`PENDING`] until a channel's task sends it or its caller cancels it.
-    state: Arc<AtomicU8>,
+    /// The message, until it is sent or cancelled.
+    slot: Arc<Slot>,
     /// Told when the message is sent: the confirm deadline starts.
     sent: oneshot::Sender<()>,
     /// The broker's answer for this message.
     answer: oneshot::Sender<Result<(), PublishError>>,
+}
+
+/// A message shared by its caller and the channel task that may send it: whichever moves the
+/// state from [`PENDING`] first decides. A cancelled message's body is dropped at once, so a
+/// queue of cancelled jobs (channels stuck under a resource alarm) holds no bodies.
+struct Slot {
+    state: AtomicU8,
+    message: std::sync::Mutex<Option<Message>>,
+}
+
+/// What goes on the wire.
+struct Message {
+    exchange: String,
+    routing_key: String,
+    body: Vec<u8>,
+    properties: BasicProperties,
+}
+
+impl Slot {
+    /// The message, now marked sent; `None` when its caller cancelled it first.
+    fn take_to_send(&self) -> Option<Message> {
+        self.state
+            .compare_exchange(PENDING, SENT, Ordering::SeqCst, Ordering::SeqCst)
+            .ok()?;
+        self.message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Cancel the message if it has not been sent; true when it was cancelled now.
+    fn cancel_unsent(&self) -> bool {
+        let cancelled = self
+            .state
+            .compare_exchange(PENDING, CANCELLED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if cancelled {
+            drop(
+                self.message
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take(),
+            );
+        }
+        cancelled
+    }
 }
 
 impl PublishChannels {
@@ -196,42 +238,27 @@ async fn publish_batches(
         let mut batch = Vec::with_capacity(taken.len());
         for job in taken {
             // A message whose caller went away (or gave up) before now is not sent.
-            if job
-                .state
-                .compare_exchange(PENDING, SENT, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            {
-                let Job {
-                    exchange,
-                    routing_key,
-                    body,
-                    properties,
-                    sent,
-                    answer,
-                    ..
-                } = job;
-                let _ = sent.send(());
-                batch.push((exchange, routing_key, body, properties, answer));
+            if let Some(message) = job.slot.take_to_send() {
+                let _ = job.sent.send(());
+                batch.push((message, job.answer));
             }
         }
         if batch.is_empty() {
             continue;
         }
         sizes.observe(batch.len() as f64);
-        // Every message is handed to the connection before any confirm is awaited.
-        let published = futures_util::future::join_all(batch.iter().map(
-            |(exchange, key, body, properties, _)| {
-                channel.basic_publish(
-                    exchange.as_str().into(),
-                    key.as_str().into(),
-                    options,
-                    body,
-                    properties.clone(),
-                )
-            },
-        ))
-        .await;
         let confirms = async {
+            // Every message is handed to the connection before any confirm is awaited.
+            let published = futures_util::future::join_all(batch.iter().map(|(message, _)| {
+                channel.basic_publish(
+                    message.exchange.as_str().into(),
+                    message.routing_key.as_str().into(),
+                    options,
+                    &message.body,
+                    message.properties.clone(),
+                )
+            }))
+            .await;
             let mut confirmations = Vec::with_capacity(published.len());
             for confirm in published {
                 confirmations.push(match confirm {
@@ -249,10 +276,10 @@ async fn publish_batches(
         };
         let ids: Vec<Option<ShortString>> = batch
             .iter()
-            .map(|(_, _, _, properties, _)| properties.message_id().clone())
+            .map(|(message, _)| message.properties.message_id().clone())
             .collect();
         let answers = attribute(&ids, confirmations);
-        for ((.., answer), result) in batch.into_iter().zip(answers) {
+        for ((_, answer), result) in batch.into_iter().zip(answers) {
             let _ = answer.send(result);
         }
     }
@@ -351,20 +378,12 @@ const PENDING: u8 = 0;
 const SENT: u8 = 1;
 const CANCELLED: u8 = 2;
 
-/// Cancel a publish that has not been sent yet; true when it was cancelled (false: it was
-/// sent, or cancelled before).
-fn cancel_unsent(state: &AtomicU8) -> bool {
-    state
-        .compare_exchange(PENDING, CANCELLED, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
-}
-
 /// Cancels the publish on drop if it has not been sent.
-struct CancelUnsent(Arc<AtomicU8>);
+struct CancelUnsent(Arc<Slot>);
 
 impl Drop for CancelUnsent {
     fn drop(&mut self) {
-        cancel_unsent(&self.0);
+        self.0.cancel_unsent();
     }
 }
 
@@ -488,17 +507,24 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
             return Err(PublishError::NotConnected);
         }
         let mut blocked = session.blocked_changes();
-        let state = Arc::new(AtomicU8::new(PENDING));
+        if *blocked.borrow_and_update() && self.while_blocked == WhileBlocked::Refuse {
+            return Err(PublishError::Blocked);
+        }
+        let slot = Arc::new(Slot {
+            state: AtomicU8::new(PENDING),
+            message: std::sync::Mutex::new(Some(Message {
+                exchange: message.exchange.to_owned(),
+                routing_key: message.routing_key.to_owned(),
+                body: message.body.to_vec(),
+                properties: message.properties.with_delivery_mode(2),
+            })),
+        });
         // The caller going away before the message is sent cancels it; after, it finishes.
-        let _cancel_unsent = CancelUnsent(state.clone());
+        let _cancel_unsent = CancelUnsent(slot.clone());
         let (sent_tx, mut sent_rx) = oneshot::channel::<()>();
         let (answer_tx, mut confirmed) = oneshot::channel();
         let job = Job {
-            exchange: message.exchange.to_owned(),
-            routing_key: message.routing_key.to_owned(),
-            body: message.body.to_vec(),
-            properties: message.properties.with_delivery_mode(2),
-            state: state.clone(),
+            slot: slot.clone(),
             sent: sent_tx,
             answer: answer_tx,
         };
@@ -510,7 +536,7 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
         };
         // Until the message is sent: wait for a channel, at most the publish wait.
         let mut deadline = Instant::now() + self.publish_wait;
-        let mut is_sent = false;
+        let (mut is_sent, mut sent_told) = (false, false);
         let answer = loop {
             if *blocked.borrow_and_update() {
                 match self.while_blocked {
@@ -518,7 +544,7 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                         // Not sent yet: cancelled, it sends nothing. Sent (its publish may be
                         // what made the broker announce the alarm): it finishes on its own,
                         // its channel taken until the broker answers or the connection goes.
-                        cancel_unsent(&state);
+                        slot.cancel_unsent();
                         return Err(PublishError::Blocked);
                     }
                     WhileBlocked::Wait => {
@@ -530,7 +556,12 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                             _ = session.failed() => return Err(PublishError::NotConnected),
                         }
                         // The timeout starts again once the alarm has lifted.
-                        deadline = Instant::now() + self.confirm_timeout;
+                        deadline = Instant::now()
+                            + if is_sent {
+                                self.confirm_timeout
+                            } else {
+                                self.publish_wait
+                            };
                         continue;
                     }
                 }
@@ -542,15 +573,16 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                 // Sent or not, the publish cannot be answered for on a failed session; a sent
                 // message may still be stored, and its sender's retry is then a duplicate.
                 _ = session.failed() => return Err(PublishError::NotConnected),
-                sent = &mut sent_rx, if !is_sent => {
-                    if sent.is_ok() {
+                sent = &mut sent_rx, if !sent_told => {
+                    sent_told = true;
+                    if sent.is_ok() && !is_sent {
                         is_sent = true;
                         // The confirm deadline starts when the message is sent.
                         deadline = Instant::now() + self.confirm_timeout;
                     }
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    if cancel_unsent(&state) {
+                    if slot.cancel_unsent() {
                         // Never sent: the connection is fine, the pool was busy.
                         return Err(PublishError::NoChannel(self.publish_wait));
                     }
