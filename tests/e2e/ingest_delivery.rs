@@ -449,3 +449,68 @@ async fn requests_that_find_no_free_channel_in_time_get_503_and_the_connection_s
         "exactly the 202s are stored: a 503 here was never sent"
     );
 }
+
+#[tokio::test]
+async fn a_confirm_overdue_on_a_channel_nobody_waits_on_any_more_makes_the_publisher_reconnect() {
+    use shared::amqp::{Outgoing, PublishChannels, PublishError, Publisher, Supervisor};
+    use std::time::Duration;
+    let broker = TestBroker::new("overdue").await;
+    let proxy = fleet_tests::amqp_proxy::AmqpProxy::start(&fleet_tests::broker::amqp_url()).await;
+    let mut env: std::collections::HashMap<String, String> = broker.env().into_iter().collect();
+    env.insert("AMQP_URL".into(), proxy.url.clone());
+    let config = shared::amqp::AmqpConfig::from_env(&env).expect("config");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let metrics = shared::metrics::Metrics::new();
+    let supervisor = Supervisor::spawn(
+        config,
+        "overdue-test",
+        metrics.clone(),
+        shared::admin::Readiness::new(),
+        stop.clone(),
+        move |connection| {
+            let sizes = metrics.amqp_publish_batch.clone();
+            async move { PublishChannels::open(&connection, 1, 1, sizes).await }
+        },
+    );
+    let publisher = Publisher::new(supervisor.sessions(), Duration::from_millis(500))
+        .publish_wait(Duration::from_millis(300));
+    fleet_tests::eventually(Duration::from_secs(10), "connected", || async {
+        publisher.is_connected().then_some(())
+    })
+    .await;
+    let exchange = broker.topology().exchange();
+    let message = |id: &str| Outgoing {
+        exchange: &exchange,
+        routing_key: "entrata.application",
+        body: b"{}",
+        properties: lapin::BasicProperties::default().with_message_id(id.into()),
+    };
+    proxy.withhold_confirms(true);
+    // The caller gives up long before the confirm timeout: nobody is left waiting for the
+    // confirm that never comes, and the one channel stays taken by its batch.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        publisher.publish(message("first")),
+    )
+    .await;
+    assert!(gave_up.is_err(), "{gave_up:?}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The next publish finds no channel; the overdue confirm makes the publisher start over
+    // on a new connection instead of refusing every publish from now on.
+    let result = publisher.publish(message("second")).await;
+    assert!(
+        matches!(result, Err(PublishError::NoChannel(_))),
+        "{result:?}"
+    );
+    fleet_tests::eventually(Duration::from_secs(10), "a new connection", || async {
+        (proxy.connections() >= 2 && publisher.is_connected()).then_some(())
+    })
+    .await;
+    proxy.withhold_confirms(false);
+    publisher
+        .publish(message("third"))
+        .await
+        .expect("stored on the new connection");
+    stop.cancel();
+    supervisor.join().await;
+}

@@ -7,6 +7,10 @@
 //! alarm would block every test sharing the machine's broker; this blocks only one test's
 //! connections.
 //!
+//! It can also withhold publisher confirms: while on, the broker's `basic.ack` and
+//! `basic.nack` frames are dropped on their way to the client, as from a broker that takes
+//! messages and never confirms them (a quorum queue without a majority), heartbeats flowing.
+//!
 //! The proxy works on whole AMQP 0-9-1 frames (type, channel, size, payload, `0xCE`), so the
 //! injected frames never split one of the broker's.
 
@@ -23,6 +27,8 @@ const FRAME_HEARTBEAT: u8 = 8;
 const FRAME_END: u8 = 0xCE;
 /// `basic.publish`: class 60, method 40.
 const BASIC_PUBLISH: [u8; 4] = [0, 60, 0, 40];
+/// `basic.ack` and `basic.nack`: class 60, methods 80 and 120.
+const CONFIRMS: [[u8; 4]; 2] = [[0, 60, 0, 80], [0, 60, 0, 120]];
 
 /// The running proxy. Dropping it stops accepting and closes every proxied connection.
 #[derive(Debug)]
@@ -30,6 +36,7 @@ pub struct AmqpProxy {
     /// `AMQP_URL` for a client that should go through the proxy.
     pub url: String,
     alarm: watch::Sender<bool>,
+    withhold: watch::Sender<bool>,
     connections: Arc<AtomicUsize>,
     accept: JoinHandle<()>,
 }
@@ -48,9 +55,11 @@ impl AmqpProxy {
             uri.vhost.replace('%', "%25").replace('/', "%2f"),
         );
         let (alarm, _) = watch::channel(false);
+        let (withhold, _) = watch::channel(false);
         let connections = Arc::new(AtomicUsize::new(0));
         let accept = tokio::spawn({
-            let (alarm, connections) = (alarm.clone(), connections.clone());
+            let (alarm, withhold, connections) =
+                (alarm.clone(), withhold.clone(), connections.clone());
             async move {
                 let mut open = tokio::task::JoinSet::new();
                 while let Ok((client, _)) = listener.accept().await {
@@ -58,13 +67,19 @@ impl AmqpProxy {
                         continue;
                     };
                     connections.fetch_add(1, Ordering::SeqCst);
-                    open.spawn(proxy(client, server, alarm.subscribe()));
+                    open.spawn(proxy(
+                        client,
+                        server,
+                        alarm.subscribe(),
+                        withhold.subscribe(),
+                    ));
                 }
             }
         });
         Self {
             url,
             alarm,
+            withhold,
             connections,
             accept,
         }
@@ -80,6 +95,11 @@ impl AmqpProxy {
         self.alarm.send_replace(false);
     }
 
+    /// Drop (`true`) or pass on (`false`) the broker's publisher confirms from now on.
+    pub fn withhold_confirms(&self, on: bool) {
+        self.withhold.send_replace(on);
+    }
+
     /// Connections accepted so far (a reconnecting client shows up as a new one).
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
@@ -92,12 +112,17 @@ impl Drop for AmqpProxy {
     }
 }
 
-async fn proxy(client: TcpStream, server: TcpStream, alarm: watch::Receiver<bool>) {
+async fn proxy(
+    client: TcpStream,
+    server: TcpStream,
+    alarm: watch::Receiver<bool>,
+    withhold: watch::Receiver<bool>,
+) {
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let (inject, injected) = mpsc::unbounded_channel();
     let upstream = to_server(client_read, server_write, alarm, inject);
-    let downstream = to_client(server_read, client_write, injected);
+    let downstream = to_client(server_read, client_write, injected, withhold);
     // Either side ending ends the connection.
     tokio::select! {
         _ = upstream => {}
@@ -165,11 +190,17 @@ fn is_publish(frame: &[u8]) -> bool {
     frame[0] == FRAME_METHOD && frame.len() >= 11 && frame[7..11] == BASIC_PUBLISH
 }
 
-/// Broker to client: frames as they come, with the injected ones between them.
+fn is_confirm(frame: &[u8]) -> bool {
+    frame[0] == FRAME_METHOD && frame.len() >= 11 && CONFIRMS.iter().any(|m| frame[7..11] == *m)
+}
+
+/// Broker to client: frames as they come, with the injected ones between them, and without
+/// the confirms while they are withheld.
 async fn to_client(
     mut server: OwnedReadHalf,
     mut client: OwnedWriteHalf,
     mut injected: mpsc::UnboundedReceiver<Vec<u8>>,
+    withhold: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let (frames_tx, mut frames) = mpsc::unbounded_channel();
     let reader = tokio::spawn(async move {
@@ -182,6 +213,7 @@ async fn to_client(
     let result = loop {
         let frame = tokio::select! {
             frame = frames.recv() => match frame {
+                Some(frame) if *withhold.borrow() && is_confirm(&frame) => continue,
                 Some(frame) => frame,
                 None => break Ok(()),
             },

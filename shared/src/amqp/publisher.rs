@@ -26,8 +26,9 @@
 //! A publish waits for its batch to be taken, first come first served, bounded by its own
 //! deadline (`publish_wait`): a burst larger than the pool queues, and a publish not taken in
 //! time fails with [`PublishError::NoChannel`] without touching the connection. The confirm
-//! deadline starts only once the message is sent, and only a confirm that was awaited and
-//! missed fails the session. Once sent, a message is awaited by its channel's task even when
+//! deadline starts only once the message is sent, and only a confirm that is overdue fails the
+//! session: one a caller awaited past the confirm timeout, or one a channel's batch still
+//! awaits past it when a publish finds no channel (its callers gone, nobody else would notice). Once sent, a message is awaited by its channel's task even when
 //! the caller gives up or goes away (an HTTP client disconnecting): the channel takes no other
 //! batch until the broker has answered for it. A publish whose caller goes away before it was
 //! sent is not sent.
@@ -100,6 +101,8 @@ pub enum PublishError {
 pub struct PublishChannels {
     /// Messages waiting for a channel's task, first come first served.
     waiting: mpsc::UnboundedSender<Job>,
+    /// Per channel: since when its batch has awaited the broker (`None`: idle).
+    busy_since: Arc<Vec<std::sync::Mutex<Option<Instant>>>>,
     /// Ends the channels' tasks when the pool is dropped (a new connection has a new pool).
     _stop: DropGuard,
 }
@@ -180,19 +183,59 @@ impl PublishChannels {
         let (waiting, jobs) = mpsc::unbounded_channel();
         let jobs = Arc::new(Mutex::new(jobs));
         let stop = CancellationToken::new();
-        for channel in channels {
+        let busy_since: Arc<Vec<_>> = Arc::new(
+            channels
+                .iter()
+                .map(|_| std::sync::Mutex::new(None))
+                .collect(),
+        );
+        for (index, channel) in channels.into_iter().enumerate() {
             tokio::spawn(publish_batches(
                 channel,
-                jobs.clone(),
-                batch.max(1),
-                sizes.clone(),
-                stop.clone(),
+                Lane {
+                    jobs: jobs.clone(),
+                    batch: batch.max(1),
+                    sizes: sizes.clone(),
+                    stop: stop.clone(),
+                    busy_since: busy_since.clone(),
+                    index,
+                },
             ));
         }
         Ok(Self {
             waiting,
+            busy_since,
             _stop: stop.drop_guard(),
         })
+    }
+
+    /// True when some channel's batch has awaited the broker for longer than `limit`: a
+    /// confirm is owed and late, whether or not anybody still waits for it.
+    fn overdue(&self, limit: Duration) -> bool {
+        self.busy_since.iter().any(|since| {
+            since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|since| since.elapsed() > limit)
+        })
+    }
+}
+
+/// What a channel's task works with.
+struct Lane {
+    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
+    batch: usize,
+    sizes: Histogram,
+    stop: CancellationToken,
+    busy_since: Arc<Vec<std::sync::Mutex<Option<Instant>>>>,
+    index: usize,
+}
+
+impl Lane {
+    fn set_busy(&self, since: Option<Instant>) {
+        *self.busy_since[self.index]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = since;
     }
 }
 
@@ -204,13 +247,15 @@ impl AsRef<PublishChannels> for PublishChannels {
 
 /// A channel's task: take the waiting messages (at most `batch`), publish them, await every
 /// confirm, answer, and start again.
-async fn publish_batches(
-    channel: Channel,
-    jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
-    batch: usize,
-    sizes: Histogram,
-    stop: CancellationToken,
-) {
+async fn publish_batches(channel: Channel, lane: Lane) {
+    let Lane {
+        jobs,
+        batch,
+        sizes,
+        stop,
+        ..
+    } = &lane;
+    let batch = *batch;
     let options = BasicPublishOptions {
         mandatory: true,
         ..BasicPublishOptions::default()
@@ -247,6 +292,7 @@ async fn publish_batches(
             continue;
         }
         sizes.observe(batch.len() as f64);
+        lane.set_busy(Some(Instant::now()));
         let confirms = async {
             // Every message is handed to the connection before any confirm is awaited.
             let published = futures_util::future::join_all(batch.iter().map(|(message, _)| {
@@ -278,6 +324,7 @@ async fn publish_batches(
             .iter()
             .map(|(message, _)| message.properties.message_id().clone())
             .collect();
+        lane.set_busy(None);
         let answers = attribute(&ids, confirmations);
         for ((_, answer), result) in batch.into_iter().zip(answers) {
             let _ = answer.send(result);
@@ -583,7 +630,15 @@ impl<T: AsRef<PublishChannels> + Send + Sync + 'static> Publisher<T> {
                 }
                 _ = tokio::time::sleep_until(deadline) => {
                     if slot.cancel_unsent() {
-                        // Never sent: the connection is fine, the pool was busy.
+                        // Never sent. Usually the pool was busy and the connection is fine;
+                        // but a channel whose batch is owed a confirm past the confirm timeout
+                        // (its callers gone, so none of them noticed) means the connection is
+                        // not answering: start over on a fresh one.
+                        if !session.is_blocked()
+                            && session.value.as_ref().overdue(self.confirm_timeout)
+                        {
+                            session.fail("a publish channel's confirms are overdue");
+                        }
                         return Err(PublishError::NoChannel(self.publish_wait));
                     }
                     if is_sent {
