@@ -269,27 +269,47 @@ async fn unroutable_publishes_batched_with_routable_ones_on_one_channel_are_each
     unroutable_among_routable("returns-batched", 1, 256).await;
 }
 
-/// Publish 200 messages at once over `channels` channels taking `batch` each, every fifth
-/// one with no queue to go to: exactly those are `Returned`, exactly the others are stored.
-async fn unroutable_among_routable(test: &str, channels: usize, batch: usize) {
-    use shared::amqp::{Outgoing, PublishChannels, PublishError, Publisher, Supervisor};
-    let broker = TestBroker::new(test).await;
-    let env: std::collections::HashMap<String, String> = broker.env().into_iter().collect();
-    let config = shared::amqp::AmqpConfig::from_env(&env).expect("config");
+/// A connection supervisor over `env`'s broker whose sessions open `channels` publish
+/// channels taking `batch` messages each; its metrics and the token that stops it.
+fn publish_pool(
+    env: &std::collections::HashMap<String, String>,
+    channels: usize,
+    batch: usize,
+) -> (
+    shared::amqp::Supervisor<shared::amqp::PublishChannels>,
+    shared::metrics::Metrics,
+    tokio_util::sync::CancellationToken,
+) {
+    let config = shared::amqp::AmqpConfig::from_env(env).expect("config");
     let stop = tokio_util::sync::CancellationToken::new();
     let metrics = shared::metrics::Metrics::new();
-    let sizes = metrics.amqp_publish_batch.clone();
-    let supervisor = Supervisor::spawn(
-        config.clone(),
-        "returns-test",
+    let supervisor = shared::amqp::Supervisor::spawn(
+        config,
+        "publish-pool-test",
         metrics.clone(),
         shared::admin::Readiness::new(),
         stop.clone(),
-        move |connection| {
-            let sizes = metrics.amqp_publish_batch.clone();
-            async move { PublishChannels::open(&connection, channels, batch, sizes).await }
+        {
+            let metrics = metrics.clone();
+            move |connection| {
+                let sizes = metrics.amqp_publish_batch.clone();
+                async move {
+                    shared::amqp::PublishChannels::open(&connection, channels, batch, sizes).await
+                }
+            }
         },
     );
+    (supervisor, metrics, stop)
+}
+
+/// Publish 200 messages at once over `channels` channels taking `batch` each, every fifth
+/// one with no queue to go to: exactly those are `Returned`, exactly the others are stored.
+async fn unroutable_among_routable(test: &str, channels: usize, batch: usize) {
+    use shared::amqp::{Outgoing, PublishError, Publisher};
+    let broker = TestBroker::new(test).await;
+    let env: std::collections::HashMap<String, String> = broker.env().into_iter().collect();
+    let (supervisor, metrics, stop) = publish_pool(&env, channels, batch);
+    let sizes = metrics.amqp_publish_batch.clone();
     let publisher = Publisher::new(supervisor.sessions(), std::time::Duration::from_secs(5));
     fleet_tests::eventually(std::time::Duration::from_secs(10), "connected", || async {
         publisher.is_connected().then_some(())
@@ -452,26 +472,13 @@ async fn requests_that_find_no_free_channel_in_time_get_503_and_the_connection_s
 
 #[tokio::test]
 async fn a_confirm_overdue_on_a_channel_nobody_waits_on_any_more_makes_the_publisher_reconnect() {
-    use shared::amqp::{Outgoing, PublishChannels, PublishError, Publisher, Supervisor};
+    use shared::amqp::{Outgoing, PublishError, Publisher};
     use std::time::Duration;
     let broker = TestBroker::new("overdue").await;
     let proxy = fleet_tests::amqp_proxy::AmqpProxy::start(&fleet_tests::broker::amqp_url()).await;
     let mut env: std::collections::HashMap<String, String> = broker.env().into_iter().collect();
     env.insert("AMQP_URL".into(), proxy.url.clone());
-    let config = shared::amqp::AmqpConfig::from_env(&env).expect("config");
-    let stop = tokio_util::sync::CancellationToken::new();
-    let metrics = shared::metrics::Metrics::new();
-    let supervisor = Supervisor::spawn(
-        config,
-        "overdue-test",
-        metrics.clone(),
-        shared::admin::Readiness::new(),
-        stop.clone(),
-        move |connection| {
-            let sizes = metrics.amqp_publish_batch.clone();
-            async move { PublishChannels::open(&connection, 1, 1, sizes).await }
-        },
-    );
+    let (supervisor, _, stop) = publish_pool(&env, 1, 1);
     let publisher = Publisher::new(supervisor.sessions(), Duration::from_millis(500))
         .publish_wait(Duration::from_millis(300));
     fleet_tests::eventually(Duration::from_secs(10), "connected", || async {
