@@ -2,8 +2,8 @@
 //! verification beside a v1 property, two workers, the real broker and ledger. One group per
 //! application with both verifications for every applicant and the rent in cents; one upload
 //! per report, however the `REPORT_READY` webhooks are repeated, lost or race the report
-//! checks; an expired report dead-lettered (its webhook naming its group or not); a property moved from v1 to v2 finishing its v1
-//! groups on v1.
+//! checks; an expired report dead-lettered (its webhook naming its group or not); a property
+//! moved from v1 to v2 finishing its v1 groups on v1.
 
 use crate::reports::uploads;
 use fleet_tests::eventually;
