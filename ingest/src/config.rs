@@ -159,6 +159,29 @@ mod tests {
     }
 
     #[test]
+    fn the_publish_wait_defaults_to_the_confirm_timeout_and_may_be_set_apart() {
+        let open = [("ENTRATA_WEBHOOK_AUTH", "none")];
+        let config = IngestConfig::from_env(&env(&open)).expect("defaults");
+        assert_eq!(config.publish_wait, config.confirm_timeout);
+        let config =
+            IngestConfig::from_env(&env(&[open[0], ("INGEST_CONFIRM_TIMEOUT_MS", "3000")]))
+                .expect("confirm timeout");
+        assert_eq!(config.publish_wait, Duration::from_millis(3000));
+        let config = IngestConfig::from_env(&env(&[
+            open[0],
+            ("INGEST_CONFIRM_TIMEOUT_MS", "3000"),
+            ("INGEST_PUBLISH_WAIT_MS", "200"),
+        ]))
+        .expect("both");
+        assert_eq!(config.publish_wait, Duration::from_millis(200));
+        assert_eq!(config.confirm_timeout, Duration::from_millis(3000));
+        assert_eq!(
+            error_var(&[open[0], ("INGEST_PUBLISH_WAIT_MS", "0")]),
+            "INGEST_PUBLISH_WAIT_MS"
+        );
+    }
+
+    #[test]
     fn no_entrata_authentication_is_refused_unless_explicit() {
         assert_eq!(error_var(&[]), "ENTRATA_WEBHOOK_AUTH");
         let open = IngestConfig::from_env(&env(&[("ENTRATA_WEBHOOK_AUTH", "none")])).expect("ok");

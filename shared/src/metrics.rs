@@ -1,6 +1,6 @@
 //! The Prometheus registry every binary owns, with the families all of them export
-//! (`amqp_connected`, `amqp_blocked`, `amqp_publish_batch_messages`, `build_info`). Each binary registers its own families in its own
-//! `metrics` module.
+//! (`amqp_connected`, `amqp_blocked`, `amqp_publish_batch_messages`, `build_info`). Each
+//! binary registers its own families in its own `metrics` module.
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,

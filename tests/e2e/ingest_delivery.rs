@@ -370,13 +370,22 @@ async fn unroutable_among_routable(test: &str, channels: usize, batch: usize) {
     supervisor.join().await;
 }
 
-/// Start an ingest with `settings`, send `n` webhooks at once, and return how many got each
-/// status, whether `amqp_connected` ever read 0 meanwhile, and how many messages were stored.
-async fn burst(
-    test: &str,
-    settings: &[(&str, &str)],
-    n: usize,
-) -> (std::collections::BTreeMap<u16, usize>, bool, u32) {
+/// What a burst of webhooks came to.
+struct Burst {
+    /// How many got each status.
+    statuses: std::collections::BTreeMap<u16, usize>,
+    /// Whether `amqp_connected` ever read 0 meanwhile.
+    dropped: bool,
+    /// Messages stored in the work queue.
+    stored: u32,
+    /// Messages ingest sent in publish batches, and how many batches
+    /// (`amqp_publish_batch_messages` sum and count).
+    sent: f64,
+    batches: f64,
+}
+
+/// Start an ingest with `settings` and send `n` webhooks at once.
+async fn burst(test: &str, settings: &[(&str, &str)], n: usize) -> Burst {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let broker = TestBroker::new(test).await;
@@ -432,17 +441,46 @@ async fn burst(
     let stored = broker
         .count(&broker.topology().queue(WorkQueue::Screenings))
         .await;
+    let metrics = reqwest::get(format!("{}/metrics", ingest.admin_url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let sample = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or(0.0)
+    };
+    let (sent, batches) = (
+        sample("amqp_publish_batch_messages_sum"),
+        sample("amqp_publish_batch_messages_count"),
+    );
     ingest.stop().await;
-    (statuses, dropped, stored)
+    Burst {
+        statuses,
+        dropped,
+        stored,
+        sent,
+        batches,
+    }
 }
 
 #[tokio::test]
 async fn a_burst_of_1024_webhooks_over_64_channels_is_all_stored_without_a_reconnect() {
-    let (statuses, dropped, stored) =
-        burst("burst", &[("AMQP_PUBLISH_CHANNELS", "64")], 1024).await;
-    assert_eq!(statuses.get(&202), Some(&1024), "{statuses:?}");
-    assert!(!dropped, "amqp_connected dropped to 0");
-    assert_eq!(stored, 1024);
+    let burst = burst("burst", &[("AMQP_PUBLISH_CHANNELS", "64")], 1024).await;
+    assert_eq!(
+        burst.statuses.get(&202),
+        Some(&1024),
+        "{:?}",
+        burst.statuses
+    );
+    assert!(!burst.dropped, "amqp_connected dropped to 0");
+    assert_eq!(burst.stored, 1024);
+    // Every message went out once, in batches of up to 64 (the default).
+    assert_eq!(burst.sent, 1024.0);
+    assert!(burst.batches >= 1024.0 / 64.0, "{} batches", burst.batches);
 }
 
 #[tokio::test]
@@ -451,7 +489,13 @@ async fn requests_that_find_no_free_channel_in_time_get_503_and_the_connection_s
     // waits longer than that. They are answered 503 unsent; the connection is not at fault.
     // (The confirm timeout keeps its default: a slow confirm on a busy machine is not what
     // this is about.)
-    let (statuses, dropped, stored) = burst(
+    let Burst {
+        statuses,
+        dropped,
+        stored,
+        sent,
+        batches,
+    } = burst(
         "no-channel",
         &[
             ("AMQP_PUBLISH_CHANNELS", "1"),
@@ -467,6 +511,11 @@ async fn requests_that_find_no_free_channel_in_time_get_503_and_the_connection_s
         stored as usize,
         statuses.get(&202).copied().unwrap_or(0),
         "exactly the 202s are stored: a 503 here was never sent"
+    );
+    assert_eq!(sent, f64::from(stored), "only the stored were sent");
+    assert_eq!(
+        batches, sent,
+        "one message per batch with AMQP_PUBLISH_BATCH=1"
     );
 }
 

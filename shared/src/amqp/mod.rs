@@ -210,6 +210,23 @@ mod tests {
     }
 
     #[test]
+    fn publish_pool_sizes_default_and_are_bounded() {
+        let c = AmqpConfig::from_env(&HashMap::<String, String>::new()).expect("defaults");
+        assert_eq!((c.publish_channels, c.publish_batch), (64, 64));
+        for (var, value) in [
+            ("AMQP_PUBLISH_BATCH", "0"),
+            ("AMQP_PUBLISH_BATCH", "1025"),
+            ("AMQP_PUBLISH_CHANNELS", "65"),
+        ] {
+            let env: HashMap<String, String> = [(var.to_owned(), value.to_owned())].into();
+            assert_eq!(AmqpConfig::from_env(&env).expect_err(value).var, var);
+        }
+        let env: HashMap<String, String> =
+            [("AMQP_PUBLISH_BATCH".to_owned(), "1".to_owned())].into();
+        assert_eq!(AmqpConfig::from_env(&env).expect("1").publish_batch, 1);
+    }
+
+    #[test]
     fn the_url_is_validated_and_redacted() {
         let env: HashMap<String, String> = [("AMQP_URL".to_owned(), "http://x".to_owned())].into();
         assert_eq!(AmqpConfig::from_env(&env).expect_err("bad").var, "AMQP_URL");

@@ -28,10 +28,11 @@
 //! time fails with [`PublishError::NoChannel`] without touching the connection. The confirm
 //! deadline starts only once the message is sent, and only a confirm that is overdue fails the
 //! session: one a caller awaited past the confirm timeout, or one a channel's batch still
-//! awaits past it when a publish finds no channel (its callers gone, nobody else would notice). Once sent, a message is awaited by its channel's task even when
-//! the caller gives up or goes away (an HTTP client disconnecting): the channel takes no other
-//! batch until the broker has answered for it. A publish whose caller goes away before it was
-//! sent is not sent.
+//! awaits past it when a publish finds no channel (its callers gone, nobody else would
+//! notice). Once sent, a message is awaited by its channel's task even when the caller gives
+//! up or goes away (an HTTP client disconnecting): the channel takes no other batch until the
+//! broker has answered for it. A publish whose caller goes away before it was sent is not
+//! sent.
 
 use super::supervisor::{Session, SessionWatch};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -250,12 +251,11 @@ impl AsRef<PublishChannels> for PublishChannels {
 async fn publish_batches(channel: Channel, lane: Lane) {
     let Lane {
         jobs,
-        batch,
+        batch: most,
         sizes,
         stop,
         ..
     } = &lane;
-    let batch = *batch;
     let options = BasicPublishOptions {
         mandatory: true,
         ..BasicPublishOptions::default()
@@ -272,7 +272,7 @@ async fn publish_batches(channel: Channel, lane: Lane) {
             };
             let Some(first) = first else { return };
             let mut taken = vec![first];
-            while taken.len() < batch {
+            while taken.len() < *most {
                 match jobs.try_recv() {
                     Ok(job) => taken.push(job),
                     Err(_) => break,
@@ -280,9 +280,10 @@ async fn publish_batches(channel: Channel, lane: Lane) {
             }
             taken
         };
+        // The batch: what is still to send (a message whose caller went away, or gave up,
+        // before now is not sent).
         let mut batch = Vec::with_capacity(taken.len());
         for job in taken {
-            // A message whose caller went away (or gave up) before now is not sent.
             if let Some(message) = job.slot.take_to_send() {
                 let _ = job.sent.send(());
                 batch.push((message, job.answer));
@@ -735,6 +736,35 @@ mod tests {
         assert!(matches!(outcomes[0], Err(PublishError::Returned { .. })));
         assert!(matches!(outcomes[1], Err(PublishError::Returned { .. })));
         assert!(outcomes[2].is_ok(), "{outcomes:?}");
+    }
+
+    fn slot() -> Slot {
+        Slot {
+            state: AtomicU8::new(PENDING),
+            message: std::sync::Mutex::new(Some(Message {
+                exchange: String::new(),
+                routing_key: "q".into(),
+                body: vec![0; 1024],
+                properties: BasicProperties::default(),
+            })),
+        }
+    }
+
+    #[test]
+    fn a_message_is_either_sent_or_cancelled_and_a_cancelled_one_keeps_no_body() {
+        let cancelled = slot();
+        assert!(cancelled.cancel_unsent());
+        assert!(
+            cancelled.message.lock().expect("lock").is_none(),
+            "body kept"
+        );
+        assert!(cancelled.take_to_send().is_none(), "sent after its cancel");
+        assert!(!cancelled.cancel_unsent(), "cancelled twice");
+
+        let sent = slot();
+        assert_eq!(sent.take_to_send().expect("sent").body.len(), 1024);
+        assert!(!sent.cancel_unsent(), "cancelled after it was sent");
+        assert!(sent.take_to_send().is_none(), "sent twice");
     }
 
     #[test]
