@@ -305,21 +305,10 @@ async fn main() {
 
 /// The mean of ingest's `amqp_publish_batch_messages`.
 async fn mean_batch(admin_url: &str) -> f64 {
-    let text = reqwest::get(format!("{admin_url}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(name)
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-            })
-            .unwrap_or(0.0)
-    };
-    value("amqp_publish_batch_messages_sum") / value("amqp_publish_batch_messages_count").max(1.0)
+    use fleet_tests::worker::{metrics_text, sample_in};
+    let text = metrics_text(admin_url).await;
+    sample_in(&text, "amqp_publish_batch_messages_sum")
+        / sample_in(&text, "amqp_publish_batch_messages_count").max(1.0)
 }
 
 /// A JSON application event padded to 1 KiB.

@@ -207,12 +207,7 @@ async fn malformed_requests_get_a_clear_status_and_nothing_is_queued() {
         "a".repeat(20 * 1024)
     );
     assert_eq!(status_of(&raw(&addr, huge.as_bytes()).await), 431);
-    let metrics = reqwest::get(format!("{}/metrics", ingest.admin_url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = fleet_tests::worker::metrics_text(&ingest.admin_url).await;
     assert!(
         metrics.contains(r#"ingest_webhooks_total{outcome="too_large",source="entrata"} 1"#),
         "the 431 is counted as too_large"

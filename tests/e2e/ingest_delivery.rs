@@ -441,18 +441,8 @@ async fn burst(test: &str, settings: &[(&str, &str)], n: usize) -> Burst {
     let stored = broker
         .count(&broker.topology().queue(WorkQueue::Screenings))
         .await;
-    let metrics = reqwest::get(format!("{}/metrics", ingest.admin_url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    let sample = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0.0)
-    };
+    let metrics = fleet_tests::worker::metrics_text(&ingest.admin_url).await;
+    let sample = |name| fleet_tests::worker::sample_in(&metrics, name);
     let (sent, batches) = (
         sample("amqp_publish_batch_messages_sum"),
         sample("amqp_publish_batch_messages_count"),

@@ -26,6 +26,27 @@ pub fn properties_file(test_prefix: &str, toml: &str) -> PathBuf {
     path
 }
 
+/// The `/metrics` text of a process with its admin server at `admin_url`.
+pub async fn metrics_text(admin_url: &str) -> String {
+    reqwest::get(format!("{admin_url}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// The value of the first sample line starting with `series` (`name{labels}`) in a metrics
+/// text, 0 when absent.
+pub fn sample_in(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
 /// Wait until a worker's `/readyz` (at `admin_url`) answers 200.
 pub async fn wait_until_ready(admin_url: &str) {
     let client = reqwest::Client::new();
@@ -78,24 +99,12 @@ impl WorkerHandle {
 
     /// The current `/metrics` text.
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.admin_url))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text")
+        metrics_text(&self.admin_url).await
     }
 
     /// The value of one sample line (`name{labels}`), 0 when absent.
     pub async fn sample(&self, series: &str) -> f64 {
-        self.metrics()
-            .await
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(series)
-                    .and_then(|rest| rest.trim().parse().ok())
-            })
-            .unwrap_or(0.0)
+        sample_in(&self.metrics().await, series)
     }
 
     /// Wait until a sample (`name{labels}`) reaches exactly `value`.
